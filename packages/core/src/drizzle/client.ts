@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+
+/**
+ * What every driver's `execute()` gives back: node-postgres, the Neon Pool and PGlite all answer
+ * with `{ rows }`, so one result type serves them all.
+ */
+export interface RowsResult<Row> {
+  rows: Row[];
+  rowCount?: number | null;
+}
+
+export interface RowsResultHKT extends PgQueryResultHKT {
+  type: RowsResult<this['row']>;
+}
+
+/** One database type whichever driver is underneath. */
+export type Database = PgDatabase<RowsResultHKT, Schema>;
+export type Transaction = PgTransaction<RowsResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything queries can run on: the database itself or a transaction (savepoint) in it. */
+export type Queryable = Database | Transaction;
+
+export type DriverName = 'pglite' | 'pglite-memory' | 'node-postgres' | 'neon';
+
+export interface DatabaseHandle {
+  db: Database;
+  driver: DriverName;
+  /** Where the data lives, without credentials (safe to print). */
+  location: string;
+  /** The embedded database itself, for PGlite-only tools (dumps for test templates). */
+  pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** Folder of the embedded database when no URL is given. */
+  dataDir?: string;
+  /** Force the Neon serverless driver for a postgres:// URL (normally chosen by host). */
+  driver?: 'node-postgres' | 'neon';
+  /** Neon driver only: route WebSocket connections through this proxy (host:port), for tests. */
+  neonWsProxy?: string;
+  /** Pool size for the server drivers. */
+  maxConnections?: number;
+  /** In-memory PGlite only: start from this dump (`dumpDataDir()`) instead of an empty cluster. */
+  loadDataDir?: Blob;
+  /** Log every SQL statement (used by the statement-counting tests). */
+  logger?: { logQuery(query: string, params: unknown[]): void };
+}
+
+export const defaultDataDir = '.guanxi/data';
+
+/**
+ * The one way to open guanxi's database.
+ * - no URL: embedded PGlite (real Postgres in WebAssembly) stored in `dataDir`;
+ * - `memory://`: in-memory PGlite (tests);
+ * - `postgres://` / `postgresql://`: a Postgres server. Neon hosts (and `driver: 'neon'`) use
+ *   Neon's serverless driver over WebSockets, which is what production on Lambda runs; any other
+ *   server uses node-postgres over plain TCP, which needs no proxy in front of a local or CI server.
+ */
+export async function createDatabase(
+  url?: string | null,
+  options: DatabaseOptions = {},
+): Promise<DatabaseHandle> {
+  const logger = options.logger ?? false;
+  if (!url || url.startsWith('memory://') || url.startsWith('file://')) {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+    const { drizzle } = await import('drizzle-orm/pglite');
+    const inMemory = url?.startsWith('memory://') ?? false;
+    const dataDir = url?.startsWith('file://')
+      ? url.slice('file://'.length)
+      : (options.dataDir ?? defaultDataDir);
+    if (!inMemory) mkdirSync(dataDir, { recursive: true });
+    const extensions = { pg_trgm };
+    const client = inMemory
+      ? await PGlite.create({ extensions, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) })
+      : await PGlite.create(dataDir, { extensions });
+    const db = drizzle({ client, schema, casing: 'snake_case', logger }) as unknown as Database;
+    return {
+      db,
+      driver: inMemory ? 'pglite-memory' : 'pglite',
+      location: inMemory ? 'memory://' : dataDir,
+      pglite: client,
+      close: () => client.close(),
+    };
+  }
+
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error('DATABASE_URL must be unset, memory://, or a postgres:// URL');
+  }
+  const parsed = new URL(url);
+  const location = `postgres://${parsed.host}${parsed.pathname}`;
+  const max = options.maxConnections ?? 10;
+  const useNeon = options.driver === 'neon' || (!options.driver && parsed.hostname.endsWith('.neon.tech'));
+
+  if (useNeon) {
+    const { Pool, neonConfig } = await import('@neondatabase/serverless');
+    const { drizzle } = await import('drizzle-orm/neon-serverless');
+    if (typeof WebSocket === 'undefined') {
+      // Node 20 has no global WebSocket; Lambda's nodejs22.x does.
+      neonConfig.webSocketConstructor = (await import('ws')).default;
+    }
+    if (options.neonWsProxy) {
+      const proxy = options.neonWsProxy;
+      neonConfig.wsProxy = (host, port) => `${proxy}/v2?address=${host}:${port}`;
+      neonConfig.useSecureWebSocket = false;
+      neonConfig.pipelineTLS = false;
+      // The pipelined start-up only speaks cleartext passwords; a plain Postgres wants SCRAM.
+      neonConfig.pipelineConnect = false;
+    }
+    const pool = new Pool({ connectionString: url, max });
+    const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
+    return { db, driver: 'neon', location, close: () => pool.end() };
+  }
+
+  const { default: pg } = await import('pg');
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  const pool = new pg.Pool({ connectionString: url, max });
+  const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
+  return { db, driver: 'node-postgres', location, close: () => pool.end() };
+}

@@ -1,0 +1,66 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql } from 'drizzle-orm';
+import type { Database, Transaction } from './client';
+
+interface Scope {
+  tx: Transaction;
+  tenantId: string;
+  afterCommit: (() => Promise<void> | void)[];
+}
+
+const storage = new AsyncLocalStorage<Scope>();
+
+/**
+ * Runs `fn` in one transaction with the tenant set transaction-locally (`app.tenant_id`), the
+ * setting row-level security reads. Every query of a request or a job goes through this handle,
+ * so a forgotten `where tenant_id = …` cannot reach another tenant's rows once RLS is on.
+ */
+export async function withTenant<T>(
+  db: Database,
+  tenantId: string,
+  fn: (tx: Transaction) => Promise<T>,
+): Promise<T> {
+  const afterCommit: Scope['afterCommit'] = [];
+  const result = await db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+    return storage.run({ tx, tenantId, afterCommit }, () => fn(tx));
+  });
+  for (const effect of afterCommit) await effect();
+  return result;
+}
+
+function useScope(): Scope {
+  const scope = storage.getStore();
+  if (!scope) throw new Error('No tenant transaction: this code must run inside withTenant()');
+  return scope;
+}
+
+/** The current tenant-scoped transaction (or the savepoint inside it). */
+export function useTransaction(): Transaction {
+  return useScope().tx;
+}
+
+/** The tenant of the current transaction. */
+export function useTenantId(): string {
+  return useScope().tenantId;
+}
+
+/** Work to do once the surrounding transaction has committed (never for a rolled-back one). */
+export function afterCommit(effect: () => Promise<void> | void): void {
+  useScope().afterCommit.push(effect);
+}
+
+/**
+ * Runs `fn` in a savepoint of the current transaction: if it throws, everything it wrote is
+ * undone and the request's transaction carries on. This is what makes a refused mutation change
+ * nothing even when it had already written part of its work.
+ */
+export async function savepoint<T>(fn: () => Promise<T>): Promise<T> {
+  const scope = useScope();
+  const effects: Scope['afterCommit'] = [];
+  const result = await scope.tx.transaction((inner) =>
+    storage.run({ tx: inner, tenantId: scope.tenantId, afterCommit: effects }, fn),
+  );
+  scope.afterCommit.push(...effects);
+  return result;
+}

@@ -1,0 +1,114 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  date,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { money, tenantColumns, timestamptz } from '../drizzle/columns';
+import { parties } from '../network/parties.sql';
+
+export const segments = [
+  'IMPORTANT_VALUE',
+  'IMPORTANT_DEVELOP',
+  'IMPORTANT_RETAIN',
+  'IMPORTANT_WIN_BACK',
+  'GENERAL_VALUE',
+  'GENERAL_DEVELOP',
+  'GENERAL_RETAIN',
+  'GENERAL_WIN_BACK',
+] as const;
+export type Segment = (typeof segments)[number];
+export const segment = pgEnum('segment', segments);
+
+export const tiers = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'] as const;
+export type Tier = (typeof tiers)[number];
+export const tier = pgEnum('tier', tiers);
+
+export const scoringRunStatuses = ['RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+export type ScoringRunStatus = (typeof scoringRunStatuses)[number];
+export const scoringRunStatus = pgEnum('scoring_run_status', scoringRunStatuses);
+
+const component = (name: string) => numeric(name, { precision: 6, scale: 5 }).notNull();
+
+/**
+ * One row per scored party and day: every input, component and output, and the rule version, so a
+ * score can be explained and recomputed (domain: loyalty scoring).
+ */
+export const loyaltySnapshots = pgTable(
+  'loyalty_snapshots',
+  {
+    tenantId: tenantColumns.tenantId,
+    partyId: uuid('party_id').notNull(),
+    asOf: date('as_of').notNull(),
+    runId: uuid('run_id'),
+    recencyDays: integer('recency_days').notNull(),
+    frequency: integer('frequency').notNull(),
+    monetary: money('monetary').notNull(),
+    satisfactionMean: numeric('satisfaction_mean'),
+    satisfyingOrders: integer('satisfying_orders').notNull(),
+    convertedReferrals: integer('converted_referrals').notNull(),
+    interactions: integer('interactions').notNull(),
+    typicalGapDays: numeric('typical_gap_days').notNull(),
+    r: smallint('r').notNull(),
+    f: smallint('f').notNull(),
+    m: smallint('m').notNull(),
+    segment: segment('segment').notNull(),
+    recencyComponent: component('recency_component'),
+    frequencyComponent: component('frequency_component'),
+    monetaryComponent: component('monetary_component'),
+    satisfactionComponent: component('satisfaction_component'),
+    referralsComponent: component('referrals_component'),
+    engagementComponent: component('engagement_component'),
+    score: numeric('score', { precision: 4, scale: 1 }).notNull(),
+    tier: tier('tier').notNull(),
+    churnRisk: numeric('churn_risk', { precision: 6, scale: 5 }).notNull(),
+    loyal: boolean('loyal').notNull(),
+    ruleVersion: integer('rule_version').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.partyId, t.asOf] }),
+    foreignKey({
+      name: 'loyalty_snapshots_party_fk',
+      columns: [t.tenantId, t.partyId],
+      foreignColumns: [parties.tenantId, parties.id],
+    }),
+    index('loyalty_snapshots_tenant_day_idx').on(t.tenantId, t.asOf, t.segment),
+    check('loyalty_snapshots_rfm_range', sql`${t.r} between 1 and 5 and ${t.f} between 1 and 5 and ${t.m} between 1 and 5`),
+    check('loyalty_snapshots_score_range', sql`${t.score} between 0 and 100`),
+    check('loyalty_snapshots_churn_range', sql`${t.churnRisk} between 0 and 1`),
+  ],
+);
+
+/** One nightly (or on-demand) scoring attempt of a tenant for a day. */
+export const scoringRuns = pgTable(
+  'scoring_runs',
+  {
+    ...tenantColumns,
+    asOf: date('as_of').notNull(),
+    status: scoringRunStatus('status').notNull().default('RUNNING'),
+    startedAt: timestamptz('started_at').notNull().defaultNow(),
+    finishedAt: timestamptz('finished_at'),
+    durationMs: integer('duration_ms'),
+    partiesScored: integer('parties_scored'),
+    stageMoves: jsonb('stage_moves').$type<Record<string, number>>(),
+    ruleVersion: integer('rule_version'),
+    triggeredBy: text('triggered_by'),
+    error: text('error'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index('scoring_runs_tenant_day_idx').on(t.tenantId, t.asOf, t.startedAt),
+    check('scoring_runs_finished', sql`(${t.status} = 'RUNNING') = (${t.finishedAt} is null)`),
+  ],
+);

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { UserError } from './errors';
+
+/** Turns zod's issues into the contract's `userErrors`, naming the input field at fault. */
+export function zodToUserError(error: z.ZodError): UserError {
+  return new UserError(
+    error.issues.map((issue) => ({
+      code: 'VALIDATION' as const,
+      field: ['input', ...issue.path.map(String)],
+      message: issue.message,
+    })),
+  );
+}
+
+/** Parses `input` with `schema` or throws the VALIDATION user errors naming each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw zodToUserError(parsed.error);
+  return parsed.data;
+}
+
+/** Dates of the domain are calendar dates, YYYY-MM-DD, checked for real (no 2023-02-30). */
+export const calendarDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'A date is written YYYY-MM-DD')
+  .refine((value) => {
+    const date = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+  }, 'Not a calendar date');
+
+export function todayUtc(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}

@@ -1,0 +1,45 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
+import type { Context } from './context';
+
+export type Scalars = {
+  DateTime: { Input: Date; Output: Date };
+  Date: { Input: string; Output: string };
+  Decimal: { Input: string; Output: string };
+  JSON: { Input: unknown; Output: unknown };
+};
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  Scalars: Scalars;
+  DefaultFieldNullability: false;
+  AuthScopes: {
+    /** A caller bound to a tenant (user or API key). */
+    tenant: boolean;
+    /** The service operator (`Authorization: Operator <key>`). */
+    operator: boolean;
+  };
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (context) => ({
+      tenant: context.caller.kind !== 'OPERATOR',
+      operator: context.caller.kind === 'OPERATOR',
+    }),
+    unauthorizedError: (_parent, _context, _info, result) =>
+      new GraphQLError(result.message, { extensions: { code: 'FORBIDDEN' } }),
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: { authScopes: { tenant: true } },
+    nodesQueryOptions: { authScopes: { tenant: true } },
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,2 @@
+export { createServer, type ServerConfig, type GuanxiServer, type GraphiQLPreset } from './server';
+export { schema } from './schema';

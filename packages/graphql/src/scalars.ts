@@ -1,0 +1,70 @@
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { builder } from './builder';
+
+function invalid(message: string): never {
+  throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+builder.scalarType('DateTime', {
+  description: 'An instant, ISO 8601 with a time zone, e.g. 2026-11-23T08:30:00Z.',
+  serialize: (value) => (value as Date).toISOString(),
+  parseValue: (value) => {
+    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T.+(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+      invalid('DateTime must be an ISO 8601 string with a time zone');
+    }
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) invalid('DateTime is not a real instant');
+    return date;
+  },
+});
+
+builder.scalarType('Date', {
+  description: 'A calendar date, YYYY-MM-DD.',
+  serialize: (value) => value,
+  parseValue: (value) => {
+    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+      invalid('Date must be written YYYY-MM-DD');
+    }
+    const date = new Date(`${value}T00:00:00Z`);
+    if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+      invalid('Date is not a calendar date');
+    }
+    return value;
+  },
+});
+
+builder.scalarType('Decimal', {
+  description: 'An exact decimal number written as a string, e.g. "199.90" (money is never a float).',
+  serialize: (value) => String(value),
+  parseValue: (value) => {
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || !/^-?\d{1,15}(\.\d{1,10})?$/.test(text)) {
+      invalid('Decimal must be a decimal number written as a string, e.g. "199.90"');
+    }
+    return text;
+  },
+});
+
+function literal(node: ValueNode): unknown {
+  switch (node.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return node.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(node.value);
+    case Kind.LIST:
+      return node.values.map(literal);
+    case Kind.OBJECT:
+      return Object.fromEntries(node.fields.map((f) => [f.name.value, literal(f.value)]));
+    default:
+      return null;
+  }
+}
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: literal,
+});
