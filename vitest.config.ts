@@ -23,7 +23,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        extends: true,
+        extends: true as const,
         test: {
           ...shared,
           name: 'pglite',
@@ -34,7 +34,7 @@ export default defineConfig({
       ...(postgresUrl
         ? [
             {
-              extends: true,
+              extends: true as const,
               test: {
                 ...shared,
                 name: 'postgres',

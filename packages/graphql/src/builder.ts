@@ -3,6 +3,7 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
+import { rightsOf, type Rights } from './access/scopes';
 import type { Context } from './context';
 
 export type Scalars = {
@@ -16,8 +17,8 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   Scalars: Scalars;
   DefaultFieldNullability: false;
-  AuthScopes: {
-    /** A caller bound to a tenant (user or API key). */
+  AuthScopes: Rights & {
+    /** A caller bound to a tenant (user or API key), whatever its rights. */
     tenant: boolean;
     /** The service operator (`Authorization: Operator <key>`). */
     operator: boolean;
@@ -27,6 +28,7 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (context) => ({
+      ...rightsOf(context.caller),
       tenant: context.caller.kind !== 'OPERATOR',
       operator: context.caller.kind === 'OPERATOR',
     }),
@@ -36,6 +38,7 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    // Each node type checks its own read right; `node` only needs a tenant.
     nodeQueryOptions: { authScopes: { tenant: true } },
     nodesQueryOptions: { authScopes: { tenant: true } },
   },

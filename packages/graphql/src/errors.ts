@@ -39,3 +39,24 @@ export async function runMutation<T extends object>(
     throw error;
   }
 }
+
+type PayloadFieldBuilder<Shape extends object> = PothosSchemaTypes.ObjectFieldBuilder<
+  typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never,
+  Shape & { userErrors: UserErrorShape[] }
+>;
+
+/**
+ * A mutation payload (api: `{ <thing>, userErrors { code field message } }`): the given fields
+ * plus `userErrors`. Fields are nullable because a refused mutation returns none of them.
+ */
+export function payloadType<Shape extends object>(
+  name: string,
+  fields: (t: PayloadFieldBuilder<Partial<Shape>>) => Record<string, unknown>,
+) {
+  return builder.objectRef<Partial<Shape> & { userErrors: UserErrorShape[] }>(name).implement({
+    fields: (t) => ({
+      ...(fields(t as never) as object),
+      userErrors: t.field({ type: [UserErrorType], resolve: (payload) => payload.userErrors }),
+    }) as never,
+  });
+}

@@ -3,6 +3,13 @@ import { builder } from './builder';
 import './scalars';
 import './errors';
 import './access/tenant';
+import './access/api-key';
 import './network/party';
+import './network/relationship';
+import './network/order';
+import './network/interaction';
+import './network/follow-up';
+import './network/import';
+import './network/merge';
 
 export const schema = builder.toSchema({ sortSchema: true });

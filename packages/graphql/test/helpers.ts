@@ -1,5 +1,5 @@
 import { createTestDatabase, createTestTenant } from '@guanxi/core/test';
-import type { DatabaseHandle } from '@guanxi/core';
+import type { DatabaseHandle, DatabaseOptions } from '@guanxi/core';
 import { createServer, type GuanxiServer, type ServerConfig } from '../src/server';
 
 export const testOperatorKey = 'test-operator-key-not-a-secret';
@@ -43,8 +43,11 @@ export interface TenantClient {
   query<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
-export async function createTestApi(config: Partial<ServerConfig> = {}): Promise<TestApi> {
-  const handle = await createTestDatabase();
+export async function createTestApi(
+  config: Partial<ServerConfig> = {},
+  databaseOptions: DatabaseOptions = {},
+): Promise<TestApi> {
+  const handle = await createTestDatabase(databaseOptions);
   const server = createServer({
     db: handle.db,
     config: { env: 'development', operatorKey: testOperatorKey, exposeErrors: true, ...config },
@@ -71,5 +74,56 @@ export async function createTestApi(config: Partial<ServerConfig> = {}): Promise
       };
     },
     close: () => handle.close(),
+  };
+}
+
+/** A test identity provider: an ES256 key pair and a way to mint tokens with any claims. */
+export async function createTestIdentityProvider() {
+  const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = 'test-key-1';
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const settings = {
+    issuer: 'https://id.example.test/',
+    audience: 'guanxi-api',
+    jwks: { keys: [publicJwk] },
+  };
+  return {
+    settings,
+    publicKey,
+    privateKey,
+    publicJwk,
+    async token(
+      claims: Record<string, unknown>,
+      options: { issuer?: string; audience?: string; expiresIn?: string | number; notBefore?: string | number; kid?: string; subject?: string } = {},
+    ) {
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? kid })
+        .setIssuer(options.issuer ?? settings.issuer)
+        .setAudience(options.audience ?? settings.audience)
+        .setSubject(options.subject ?? 'user-1')
+        .setIssuedAt()
+        .setExpirationTime(options.expiresIn ?? '10m');
+      if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore);
+      return jwt.sign(privateKey);
+    },
+  };
+}
+
+/**
+ * Counts the SQL statements the server sends, to prove a query's statement count is bounded.
+ * Transaction control (begin, commit, savepoints) is left out: drivers differ in whether it passes
+ * through the logger, and it does not grow with the data.
+ */
+export function createStatementCounter() {
+  const statements: string[] = [];
+  const control = /^\s*(begin|commit|rollback|savepoint|release savepoint)\b/i;
+  return {
+    logger: { logQuery: (query: string) => void (control.test(query) || statements.push(query)) },
+    reset: () => void (statements.length = 0),
+    get count() {
+      return statements.length;
+    },
+    statements,
   };
 }

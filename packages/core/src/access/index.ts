@@ -1,10 +1,11 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { apiScopes, withActor, type Actor, type ApiScope } from '../actor';
+import { actorColumns, apiScopes, withActor, type Actor, type ApiScope } from '../actor';
 import type { Database } from '../drizzle/client';
-import { useTenantId, useTransaction, withTenant } from '../drizzle/transaction';
+import { asApplication, useTenantId, useTransaction, withTenant } from '../drizzle/transaction';
 import { recordAudit } from '../audit';
-import { zodToUserError } from '../validation';
+import { UserError } from '../errors';
+import { parseInput, zodToUserError } from '../validation';
 import { uuidv7 } from '../ids';
 import {
   displayPrefix,
@@ -13,6 +14,7 @@ import {
   isWellFormedApiKey,
 } from './api-key-format';
 import { apiKeys } from './api-keys.sql';
+import { consumeRateLimit, type RateLimits, type RateLimitVerdict } from './rate-limit';
 import { defaultTenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
@@ -20,6 +22,9 @@ export { apiKeys } from './api-keys.sql';
 export { tenants } from './tenants.sql';
 export { defaultTenantSettings, type TenantSettings } from './settings';
 export { isWellFormedApiKey } from './api-key-format';
+export * from './jwt';
+export * from './rate-limit';
+export { rateLimitCounters } from './rate-limit.sql';
 
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -89,38 +94,71 @@ export async function issueApiKey(input: {
 // `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
 const lastUsedResolutionMs = 5 * 60 * 1000;
 
+export interface Admission {
+  actor: Actor;
+  rateLimit: RateLimitVerdict;
+}
+
 /**
- * The actor behind an API key secret, or null for a malformed, unknown, revoked or expired key.
- * The lookup is by hash and crosses tenants by design: the key is what says which tenant it is.
+ * The actor behind an API key secret — null for a malformed, unknown, revoked or expired key —
+ * and, with `limits`, whether its request fits the rate limit. One transaction: the lookup is by
+ * hash, before the tenant is known (row-level security shows a key's row only to a transaction
+ * presenting that key's hash, migration 0002); then the tenant is set to count the request.
  */
-export async function authenticateApiKey(db: Database, secret: string): Promise<Actor | null> {
+export async function authenticateApiKey(
+  db: Database,
+  secret: string,
+  limits: RateLimits | null = null,
+): Promise<Admission | null> {
   if (!isWellFormedApiKey(secret)) return null;
-  const [key] = await db
-    .select({
-      id: apiKeys.id,
-      tenantId: apiKeys.tenantId,
-      scopes: apiKeys.scopes,
-      expiresAt: apiKeys.expiresAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-    })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, hashApiKeySecret(secret)), isNull(apiKeys.revokedAt)))
-    .limit(1);
-  if (!key) return null;
-  const now = Date.now();
-  if (key.expiresAt && key.expiresAt.getTime() <= now) return null;
-  if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > lastUsedResolutionMs) {
-    await db
-      .update(apiKeys)
-      .set({ lastUsedAt: sql`now()` })
-      .where(and(eq(apiKeys.tenantId, key.tenantId), eq(apiKeys.id, key.id)));
-  }
-  return {
-    kind: 'API_KEY',
-    tenantId: key.tenantId,
-    keyId: key.id,
-    scopes: key.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
-  };
+  const secretHash = hashApiKeySecret(secret);
+  return asApplication(db, { 'app.api_key_hash': secretHash }, async (tx) => {
+    const [key] = await tx
+      .select({
+        id: apiKeys.id,
+        tenantId: apiKeys.tenantId,
+        scopes: apiKeys.scopes,
+        expiresAt: apiKeys.expiresAt,
+        lastUsedAt: apiKeys.lastUsedAt,
+      })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    if (!key) return null;
+    const now = Date.now();
+    if (key.expiresAt && key.expiresAt.getTime() <= now) return null;
+    const stale = !key.lastUsedAt || now - key.lastUsedAt.getTime() > lastUsedResolutionMs;
+    if (stale || limits) {
+      await tx.execute(sql`select set_config('app.tenant_id', ${key.tenantId}, true)`);
+    }
+    if (stale) {
+      await tx
+        .update(apiKeys)
+        .set({ lastUsedAt: sql`now()` })
+        .where(and(eq(apiKeys.tenantId, key.tenantId), eq(apiKeys.id, key.id)));
+    }
+    const actor: Actor = {
+      kind: 'API_KEY',
+      tenantId: key.tenantId,
+      keyId: key.id,
+      scopes: key.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
+    };
+    const rateLimit = limits
+      ? await consumeRateLimit(tx, key.tenantId, `key:${key.id}`, limits)
+      : ({ allowed: true } as const);
+    return { actor, rateLimit };
+  });
+}
+
+/** Counts a signed-in user's request against the rate limits (the JWT itself needs no lookup). */
+export async function admitUser(
+  db: Database,
+  actor: Actor & { kind: 'USER' },
+  limits: RateLimits,
+): Promise<RateLimitVerdict> {
+  return asApplication(db, { 'app.tenant_id': actor.tenantId }, (tx) =>
+    consumeRateLimit(tx, actor.tenantId, `user:${actor.userId}`, limits),
+  );
 }
 
 /** The current tenant's row. */
@@ -133,11 +171,67 @@ export async function currentTenant(): Promise<TenantRow> {
   return tenant;
 }
 
-export async function findTenant(db: Database, id: string): Promise<TenantRow | null> {
-  const [tenant] = await db.select().from(tenants).where(eq(tenants.id, id));
-  return tenant ?? null;
+/**
+ * Every tenant, for operator tooling and the nightly job: the one cross-tenant read, opened
+ * explicitly (app.list_tenants) and limited to the tenants table.
+ */
+export async function listTenants(db: Database): Promise<TenantRow[]> {
+  return asApplication(db, { 'app.list_tenants': 'on' }, (tx) =>
+    tx.select().from(tenants).orderBy(tenants.createdAt, tenants.id),
+  );
 }
 
-export async function listTenants(db: Database): Promise<TenantRow[]> {
-  return db.select().from(tenants).orderBy(tenants.createdAt, tenants.id);
+const createApiKeyInput = z.object({
+  name: z.string().trim().min(1, 'Name must not be blank').max(100, 'Name is at most 100 characters'),
+  scopes: z
+    .array(z.enum(apiScopes, { message: `Scopes are among ${apiScopes.join(', ')}` }))
+    .min(1, 'A key needs at least one scope')
+    .transform((scopes) => [...new Set(scopes)]),
+  expiresAt: z
+    .date()
+    .refine((date) => date.getTime() > Date.now(), 'Expiry must be in the future')
+    .nullish(),
+});
+
+/** A new key for the current tenant. The secret is in the result and nowhere else, ever. */
+export async function createApiKey(input: z.input<typeof createApiKeyInput>): Promise<{ apiKey: ApiKeyRow; secret: string }> {
+  const data = parseInput(createApiKeyInput, input);
+  const actor = actorColumns();
+  const issued = await issueApiKey({ ...data, createdBy: `${actor.actorKind}:${actor.actorId}` });
+  await recordAudit({
+    operation: 'createApiKey',
+    entityType: 'ApiKey',
+    entityIds: [issued.apiKey.id],
+    details: { name: data.name, scopes: data.scopes },
+  });
+  return issued;
+}
+
+/** Revokes a key: the next request that presents it is refused (keys are checked on every request). */
+export async function revokeApiKey(id: string): Promise<ApiKeyRow> {
+  const [apiKey] = await useTransaction()
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(and(eq(apiKeys.tenantId, useTenantId()), eq(apiKeys.id, id)))
+    .returning();
+  if (!apiKey) throw UserError.of('NOT_FOUND', 'No such API key', 'id');
+  await recordAudit({ operation: 'revokeApiKey', entityType: 'ApiKey', entityIds: [id] });
+  return apiKey;
+}
+
+/** The current tenant's keys, newest first (never their secrets: only hashes are stored). */
+export async function listApiKeys(): Promise<ApiKeyRow[]> {
+  return useTransaction()
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.tenantId, useTenantId()))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+}
+
+export async function findApiKeys(ids: readonly string[]): Promise<ApiKeyRow[]> {
+  if (ids.length === 0) return [];
+  return useTransaction()
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, useTenantId()), inArray(apiKeys.id, [...ids])));
 }

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
@@ -75,7 +76,7 @@ export async function createDatabase(
     const dataDir = url?.startsWith('file://')
       ? url.slice('file://'.length)
       : (options.dataDir ?? defaultDataDir);
-    if (!inMemory) mkdirSync(dataDir, { recursive: true });
+    const unlock = inMemory ? () => {} : lockDataDir(dataDir);
     const extensions = { pg_trgm };
     const client = inMemory
       ? await PGlite.create({ extensions, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) })
@@ -86,7 +87,10 @@ export async function createDatabase(
       driver: inMemory ? 'pglite-memory' : 'pglite',
       location: inMemory ? 'memory://' : dataDir,
       pglite: client,
-      close: () => client.close(),
+      close: async () => {
+        await client.close();
+        unlock();
+      },
     };
   }
 
@@ -123,4 +127,44 @@ export async function createDatabase(
   const pool = new pg.Pool({ connectionString: url, max });
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Embedded PGlite is single-process: two processes on one data folder would corrupt it. A lock
+ * file turns that into a clear error (use the API while the server runs, or stop it first).
+ */
+const openDataDirs = new Set<string>();
+
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lockFile = `${resolve(dataDir)}.lock`;
+  if (openDataDirs.has(lockFile)) {
+    throw new Error(`The embedded database in ${dataDir} is already open in this process`);
+  }
+  try {
+    const holder = Number(readFileSync(lockFile, 'utf8'));
+    if (holder && holder !== process.pid && processIsAlive(holder)) {
+      throw new Error(
+        `The embedded database in ${dataDir} is open in process ${holder} (a running server?). ` +
+          'While it runs, use the API (createTenant, runScoring), or stop it first.',
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  openDataDirs.add(lockFile);
+  return () => {
+    openDataDirs.delete(lockFile);
+    rmSync(lockFile, { force: true });
+  };
 }

@@ -10,10 +10,33 @@ interface Scope {
 
 const storage = new AsyncLocalStorage<Scope>();
 
+/** The non-owner role all application work runs as (migration 0002), so row-level security applies. */
+export const applicationRole = 'guanxi_app';
+
 /**
- * Runs `fn` in one transaction with the tenant set transaction-locally (`app.tenant_id`), the
- * setting row-level security reads. Every query of a request or a job goes through this handle,
- * so a forgotten `where tenant_id = …` cannot reach another tenant's rows once RLS is on.
+ * Runs `fn` in a transaction under the application role with the given settings set
+ * transaction-locally: both end with the transaction, so a pooled connection carries nothing over.
+ */
+export async function asApplication<T>(
+  db: Database,
+  settings: Record<string, string>,
+  fn: (tx: Transaction) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    const assignments = [
+      sql`set_config('role', ${applicationRole}, true)`,
+      ...Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true)`),
+    ];
+    // One round trip: the role switch and every setting in a single statement.
+    await tx.execute(sql`select ${sql.join(assignments, sql`, `)}`);
+    return fn(tx);
+  });
+}
+
+/**
+ * Runs `fn` in one transaction as the application role with the tenant set transaction-locally
+ * (`app.tenant_id`), which row-level security reads. Every query of a request or a job goes
+ * through this handle, so a forgotten `where tenant_id = …` cannot reach another tenant's rows.
  */
 export async function withTenant<T>(
   db: Database,
@@ -21,8 +44,7 @@ export async function withTenant<T>(
   fn: (tx: Transaction) => Promise<T>,
 ): Promise<T> {
   const afterCommit: Scope['afterCommit'] = [];
-  const result = await db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+  const result = await asApplication(db, { 'app.tenant_id': tenantId }, async (tx) => {
     return storage.run({ tx, tenantId, afterCommit }, () => fn(tx));
   });
   for (const effect of afterCommit) await effect();

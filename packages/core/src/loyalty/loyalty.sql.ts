@@ -8,7 +8,6 @@ import {
   integer,
   jsonb,
   numeric,
-  pgEnum,
   pgTable,
   primaryKey,
   smallint,
@@ -17,27 +16,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { money, tenantColumns, timestamptz } from '../drizzle/columns';
 import { parties } from '../network/parties.sql';
-
-export const segments = [
-  'IMPORTANT_VALUE',
-  'IMPORTANT_DEVELOP',
-  'IMPORTANT_RETAIN',
-  'IMPORTANT_WIN_BACK',
-  'GENERAL_VALUE',
-  'GENERAL_DEVELOP',
-  'GENERAL_RETAIN',
-  'GENERAL_WIN_BACK',
-] as const;
-export type Segment = (typeof segments)[number];
-export const segment = pgEnum('segment', segments);
-
-export const tiers = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'] as const;
-export type Tier = (typeof tiers)[number];
-export const tier = pgEnum('tier', tiers);
-
-export const scoringRunStatuses = ['RUNNING', 'SUCCEEDED', 'FAILED'] as const;
-export type ScoringRunStatus = (typeof scoringRunStatuses)[number];
-export const scoringRunStatus = pgEnum('scoring_run_status', scoringRunStatuses);
+import { scoringRunStatus, segment, tier } from './enums';
 
 const component = (name: string) => numeric(name, { precision: 6, scale: 5 }).notNull();
 

@@ -1,9 +1,11 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, isNotNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, count, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
-import { uuidv7 } from '../ids';
+import { isUuid, uuidv7 } from '../ids';
+import type { Segment, Tier } from '../loyalty/enums';
+import type { Stage } from '../stages/enums';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { recordInitialStage } from '../stages';
 import { calendarDate, parseInput, todayUtc } from '../validation';
@@ -66,15 +68,7 @@ export async function createParty(input: CreatePartyInput): Promise<PartyRow> {
   const data = parseInput(createPartyInput, input);
   const tx = useTransaction();
   const tenantId = useTenantId();
-  if (data.externalId) {
-    const [clash] = await tx
-      .select({ id: parties.id })
-      .from(parties)
-      .where(and(eq(parties.tenantId, tenantId), eq(parties.externalId, data.externalId)));
-    if (clash) {
-      throw UserError.of('CONFLICT', 'Another party already has this external id', 'externalId');
-    }
-  }
+  if (data.externalId) await assertExternalIdFree(data.externalId);
   const now = new Date();
   const [party] = await tx
     .insert(parties)
@@ -114,15 +108,34 @@ export async function findParties(ids: readonly string[]): Promise<PartyRow[]> {
 
 export interface PartyFilter {
   kinds?: PartyKind[] | null;
+  stages?: Stage[] | null;
+  segments?: Segment[] | null;
+  tiers?: Tier[] | null;
+  /** Parties carrying every one of these tags. */
+  tags?: string[] | null;
+  ownerId?: string | null;
   search?: string | null;
-  /** domain: archived parties are hidden from lists unless asked for. */
+  /** domain: archived parties are hidden from lists unless asked for (true: only archived). */
   archived?: boolean | null;
 }
+
+export const partyOrderFields = ['CREATED_AT', 'DISPLAY_NAME', 'SCORE'] as const;
+export type PartyOrderField = (typeof partyOrderFields)[number];
+export interface PartyOrder {
+  field: PartyOrderField;
+  direction: 'ASC' | 'DESC';
+}
+export const defaultPartyOrder: PartyOrder = { field: 'CREATED_AT', direction: 'ASC' };
 
 function filterConditions(filter: PartyFilter): SQL[] {
   const conditions: SQL[] = [eq(parties.tenantId, useTenantId())];
   conditions.push(filter.archived ? isNotNull(parties.archivedAt) : isNull(parties.archivedAt));
   if (filter.kinds?.length) conditions.push(inArray(parties.kind, filter.kinds));
+  if (filter.stages?.length) conditions.push(inArray(parties.stage, filter.stages));
+  if (filter.segments?.length) conditions.push(inArray(parties.loyaltySegment, filter.segments));
+  if (filter.tiers?.length) conditions.push(inArray(parties.loyaltyTier, filter.tiers));
+  if (filter.tags?.length) conditions.push(arrayContains(parties.tags, filter.tags));
+  if (filter.ownerId) conditions.push(eq(parties.ownerId, filter.ownerId));
   const search = filter.search?.trim().toLowerCase();
   if (search) {
     // Served by the trigram index on the same expression (migration 0001).
@@ -134,33 +147,59 @@ function filterConditions(filter: PartyFilter): SQL[] {
   return conditions;
 }
 
-/** The cursor of a party in the default order (created, then id). */
-export function partyCursor(party: PartyRow): string {
-  return encodeCursor([party.createdAt.toISOString(), party.id]);
+/** The sort key of each order: a column (or expression) then the id, which breaks every tie. */
+function sortKey(field: PartyOrderField): { expression: SQL; of(party: PartyRow): string | number } {
+  switch (field) {
+    case 'CREATED_AT':
+      return { expression: sql`${parties.createdAt}`, of: (p) => p.createdAt.toISOString() };
+    case 'DISPLAY_NAME':
+      return { expression: sql`${parties.displayName}`, of: (p) => p.displayName };
+    case 'SCORE':
+      // Unscored parties sort as -1: last when best-first, first when worst-first.
+      return {
+        expression: sql`coalesce(${parties.loyaltyScore}, -1)`,
+        of: (p) => (p.loyaltyScore === null ? -1 : Number(p.loyaltyScore)),
+      };
+  }
 }
 
-/** One page of parties in the default order (created, then id), keyset-paginated. */
-export async function listParties(filter: PartyFilter, page: PageRequest): Promise<PartyRow[]> {
+/** The cursor of a party in a given order: its sort key and id. */
+export function partyCursor(party: PartyRow, order: PartyOrder = defaultPartyOrder): string {
+  return encodeCursor([order.field, sortKey(order.field).of(party), party.id]);
+}
+
+/** One page of parties in the given order, keyset-paginated (stable under inserts). */
+export async function listParties(
+  filter: PartyFilter,
+  page: PageRequest,
+  order: PartyOrder = defaultPartyOrder,
+): Promise<PartyRow[]> {
   const conditions = filterConditions(filter);
-  const keyAfter = (cursor: string, direction: 'after' | 'before') => {
-    const [createdAt, id] = decodeCursor(cursor, 2);
-    if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(createdAt))) {
-      throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
+  const key = sortKey(order.field);
+  const forward = (order.direction === 'ASC') !== page.inverted;
+  const boundary = (cursor: string, side: 'after' | 'before') => {
+    const [field, value, id] = decodeCursor(cursor, 3);
+    if (field !== order.field || value === null || typeof id !== 'string' || !isUuid(id)) {
+      throw UserError.of('VALIDATION', 'The cursor belongs to another list or order', []);
     }
-    const at = new Date(createdAt);
-    const cmp = direction === 'after' ? gt : lt;
-    return or(cmp(parties.createdAt, at), and(eq(parties.createdAt, at), cmp(parties.id, id)))!;
+    const typed =
+      order.field === 'CREATED_AT'
+        ? sql`${String(value)}::timestamptz`
+        : order.field === 'SCORE'
+          ? sql`${Number(value)}::numeric`
+          : sql`${String(value)}`;
+    // Rows strictly beyond the cursor in the list's own direction.
+    const beyond = (side === 'after') === (order.direction === 'ASC') ? sql`>` : sql`<`;
+    return sql`(${key.expression}, ${parties.id}) ${beyond} (${typed}, ${id}::uuid)`;
   };
-  if (page.after) conditions.push(keyAfter(page.after, 'after'));
-  if (page.before) conditions.push(keyAfter(page.before, 'before'));
-  const order = page.inverted
-    ? [desc(parties.createdAt), desc(parties.id)]
-    : [asc(parties.createdAt), asc(parties.id)];
+  if (page.after) conditions.push(boundary(page.after, 'after'));
+  if (page.before) conditions.push(boundary(page.before, 'before'));
+  const direction = forward ? sql`asc` : sql`desc`;
   return useTransaction()
     .select()
     .from(parties)
     .where(and(...conditions))
-    .orderBy(...order)
+    .orderBy(sql`${key.expression} ${direction}`, sql`${parties.id} ${direction}`)
     .limit(page.limit);
 }
 
@@ -170,4 +209,81 @@ export async function countParties(filter: PartyFilter): Promise<number> {
     .from(parties)
     .where(and(...filterConditions(filter)));
   return row?.n ?? 0;
+}
+
+const updatePartyInput = z.object({
+  ...partyFields,
+  kind: partyFields.kind.nullish().refine((v) => v !== null, 'Kind cannot be cleared'),
+  displayName: partyFields.displayName.nullish().refine((v) => v !== null, 'Display name cannot be cleared'),
+  archived: z.boolean().nullish(),
+});
+export type UpdatePartyInput = z.input<typeof updatePartyInput>;
+
+/** The current tenant's party, or NOT_FOUND naming the input field that held its id. */
+export async function requireParty(id: string, field = 'id', options: { forUpdate?: boolean } = {}): Promise<PartyRow> {
+  const query = useTransaction()
+    .select()
+    .from(parties)
+    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)));
+  const [party] = options.forUpdate ? await query.for('update') : await query;
+  if (!party) throw UserError.of('NOT_FOUND', 'No such party', field);
+  return party;
+}
+
+/**
+ * Changes the given fields (absent fields stay, null clears an optional one). `archived: false`
+ * restores an archived party (domain: archiving is soft and reversible).
+ */
+export async function updateParty(id: string, input: UpdatePartyInput): Promise<PartyRow> {
+  const data = parseInput(updatePartyInput, input);
+  const current = await requireParty(id, 'id', { forUpdate: true });
+  if (current.mergedIntoId && data.archived === false) {
+    throw UserError.of('CONFLICT', 'A party merged into another cannot be restored', 'archived');
+  }
+  if (current.erasedAt) throw UserError.of('CONFLICT', "This party's personal data was erased", 'id');
+  if (data.externalId && data.externalId !== current.externalId) await assertExternalIdFree(data.externalId, id);
+  const changes: Partial<typeof parties.$inferInsert> = {};
+  const fields = ['kind', 'displayName', 'email', 'phone', 'company', 'externalId', 'tags', 'decisionStyle', 'birthday', 'notes', 'ownerId'] as const;
+  for (const field of fields) {
+    if (input[field] !== undefined) (changes as Record<string, unknown>)[field] = data[field] ?? (field === 'tags' ? [] : null);
+  }
+  if (data.archived === true && !current.archivedAt) changes.archivedAt = new Date();
+  if (data.archived === false && current.archivedAt) changes.archivedAt = null;
+  const changed = Object.entries(changes).filter(([field, value]) => JSON.stringify(value) !== JSON.stringify((current as Record<string, unknown>)[field]));
+  if (changed.length === 0) return current;
+  const [party] = await useTransaction()
+    .update(parties)
+    .set({ ...Object.fromEntries(changed), updatedAt: new Date() })
+    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)))
+    .returning();
+  await recordAudit({
+    operation: 'updateParty',
+    entityType: 'Party',
+    entityIds: [id],
+    details: { fields: changed.map(([field]) => field) },
+  });
+  return party!;
+}
+
+/** Hides a party from lists; it stays reachable by id and `updateParty(archived: false)` restores it. */
+export async function archiveParty(id: string): Promise<PartyRow> {
+  const current = await requireParty(id, 'id', { forUpdate: true });
+  if (current.archivedAt) return current;
+  const [party] = await useTransaction()
+    .update(parties)
+    .set({ archivedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)))
+    .returning();
+  await recordAudit({ operation: 'archiveParty', entityType: 'Party', entityIds: [id] });
+  return party!;
+}
+
+async function assertExternalIdFree(externalId: string, exceptId?: string): Promise<void> {
+  const [clash] = await useTransaction()
+    .select({ id: parties.id })
+    .from(parties)
+    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.externalId, externalId)));
+  if (clash && clash.id !== exceptId) {
+    throw UserError.of('CONFLICT', 'Another party already has this external id', 'externalId');
+  }
 }

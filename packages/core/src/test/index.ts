@@ -3,7 +3,8 @@ import { inject } from 'vitest';
 import { withActor, type Actor } from '../actor';
 import { createTenant, type TenantRow } from '../access';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from '../drizzle/client';
-import { withTenant } from '../drizzle/transaction';
+import { sql } from 'drizzle-orm';
+import { useTransaction, withTenant } from '../drizzle/transaction';
 
 /**
  * The database a test file works on: a fresh in-memory PGlite copied from the migrated template,
@@ -40,4 +41,13 @@ export async function createTestTenant(
 export function asTenant<T>(handle: DatabaseHandle, tenantId: string, fn: () => Promise<T>): Promise<T> {
   const actor: Actor = { kind: 'SYSTEM', tenantId, name: 'test' };
   return withActor(actor, () => withTenant(handle.db, tenantId, fn));
+}
+
+/** Raw rows read inside a tenant's transaction (as the application role), for assertions. */
+export function tenantRows<T extends Record<string, unknown>>(
+  handle: DatabaseHandle,
+  tenantId: string,
+  query: string,
+): Promise<T[]> {
+  return asTenant(handle, tenantId, async () => (await useTransaction().execute<T>(sql.raw(query))).rows);
 }

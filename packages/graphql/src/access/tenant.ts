@@ -2,15 +2,17 @@ import { UserError } from '@guanxi/core';
 import { createTenant, currentTenant, type TenantRow } from '@guanxi/core/access';
 import { builder } from '../builder';
 import type { Caller } from '../context';
-import { UserErrorType, type UserErrorShape } from '../errors';
+import { payloadType } from '../errors';
 
 export const Tenant = builder.loadableNode('Tenant', {
   description: 'The company whose customer network this is. A caller only ever sees its own.',
   id: { resolve: (tenant: TenantRow) => tenant.id },
   load: async (ids: string[]) => {
+    // A caller only ever sees its own tenant: any other id finds nothing.
     const tenant = await currentTenant();
-    return ids.map((id) => (id === tenant.id ? tenant : new Error('Tenant not found')));
+    return ids.includes(tenant.id) ? [tenant] : [];
   },
+  sort: (tenant) => tenant.id,
   fields: (t) => ({
     name: t.exposeString('name'),
     currency: t.exposeString('currency'),
@@ -60,25 +62,14 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
   }),
 });
 
-const CreateTenantPayload = builder
-  .objectRef<{ tenant?: TenantRow; apiKey?: string; userErrors: UserErrorShape[] }>(
-    'CreateTenantPayload',
-  )
-  .implement({
-    fields: (t) => ({
-      tenant: t.field({
-        type: Tenant,
-        nullable: true,
-        resolve: (p) => p.tenant ?? null,
-      }),
-      apiKey: t.string({
-        nullable: true,
-        description: 'An API key with every scope. Shown only here: store it now.',
-        resolve: (p) => p.apiKey ?? null,
-      }),
-      userErrors: t.field({ type: [UserErrorType], resolve: (p) => p.userErrors }),
-    }),
-  });
+const CreateTenantPayload = payloadType<{ tenant: TenantRow; apiKey: string }>('CreateTenantPayload', (t) => ({
+  tenant: t.field({ type: Tenant, nullable: true, resolve: (p) => p.tenant ?? null }),
+  apiKey: t.string({
+    nullable: true,
+    description: 'An API key with every scope. Shown only here: store it now.',
+    resolve: (p) => p.apiKey ?? null,
+  }),
+}));
 
 builder.mutationField('createTenant', (t) =>
   t.field({

@@ -208,3 +208,92 @@ describe('tenants and credentials', () => {
     ]);
   });
 });
+
+describe('updateParty and archiveParty', () => {
+  const update = `mutation ($input: UpdatePartyInput!) { updateParty(input: $input) { party { id displayName email tags archivedAt kind } userErrors { code field message } } }`;
+  const archive = `mutation ($id: ID!) { archiveParty(input: { id: $id }) { party { id archivedAt } userErrors { code field } } }`;
+
+  test('changes given fields, clears with null, keeps absent ones, validates like create', async () => {
+    const tenant = await api.newTenant();
+    const created = await tenant.query(createParty, {
+      input: { kind: 'PROSPECT', displayName: 'Zhou', email: 'zhou@example.cn', tags: ['a'] },
+    });
+    const id = created.createParty.party.id;
+    const changed = await tenant.query(update, { input: { id, displayName: 'Zhou Min', email: null, kind: 'CUSTOMER' } });
+    expect(changed.updateParty.userErrors).toEqual([]);
+    expect(changed.updateParty.party).toMatchObject({ displayName: 'Zhou Min', email: null, tags: ['a'], kind: 'CUSTOMER' });
+
+    const bad = await tenant.query(update, { input: { id, phone: '555-1234', displayName: null } });
+    expect(bad.updateParty.party).toBeNull();
+    expect(bad.updateParty.userErrors.map((e: any) => e.field.join('.')).sort()).toEqual(['input.displayName', 'input.phone']);
+    const unchanged = await tenant.query(`query ($id: ID!) { party(id: $id) { displayName phone } }`, { id });
+    expect(unchanged.party).toEqual({ displayName: 'Zhou Min', phone: null });
+  });
+
+  test('archiving hides from lists, keeps the party reachable by id, and updateParty restores it', async () => {
+    const tenant = await api.newTenant();
+    const created = await tenant.query(createParty, { input: { kind: 'CUSTOMER', displayName: 'Gone soon' } });
+    const id = created.createParty.party.id;
+    const archived = await tenant.query(archive, { id });
+    expect(archived.archiveParty.party.archivedAt).not.toBeNull();
+    const lists = await tenant.query(`query ($id: ID!) { active: parties { totalCount } archived: parties(filter: { archived: true }) { totalCount } party(id: $id) { archivedAt } }`, { id });
+    expect(lists.active.totalCount).toBe(0);
+    expect(lists.archived.totalCount).toBe(1);
+    expect(lists.party.archivedAt).not.toBeNull();
+    const restored = await tenant.query(update, { input: { id, archived: false } });
+    expect(restored.updateParty.party.archivedAt).toBeNull();
+    expect((await tenant.query(`{ parties { totalCount } }`)).parties.totalCount).toBe(1);
+  });
+
+  test('an unknown or foreign id is NOT_FOUND and changes nothing', async () => {
+    const a = await api.newTenant();
+    const b = await api.newTenant();
+    const created = await a.query(createParty, { input: { kind: 'CUSTOMER', displayName: 'Mine' } });
+    const id = created.createParty.party.id;
+    const foreignUpdate = await b.query(update, { input: { id, displayName: 'Hijacked' } });
+    expect(foreignUpdate.updateParty.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'id'], message: expect.any(String) }]);
+    const foreignArchive = await b.query(archive, { id });
+    expect(foreignArchive.archiveParty.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'id'] }]);
+    const still = await a.query(`query ($id: ID!) { party(id: $id) { displayName archivedAt } }`, { id });
+    expect(still.party).toEqual({ displayName: 'Mine', archivedAt: null });
+  });
+});
+
+describe('parties filters and orders', () => {
+  test('by stage, tags (all of) and owner; ordered by name both ways with stable cursors', async () => {
+    const tenant = await api.newTenant();
+    const rows = [
+      { kind: 'CUSTOMER', displayName: 'Chen', tags: ['vip', 'tea'], ownerId: 'rep-1' },
+      { kind: 'CUSTOMER', displayName: 'An', tags: ['vip'], ownerId: 'rep-2' },
+      { kind: 'PROSPECT', displayName: 'Bai', tags: ['tea', 'vip', 'x'], ownerId: 'rep-1' },
+      { kind: 'PARTNER', displayName: 'Deng', tags: [], ownerId: null },
+    ];
+    for (const input of rows) await tenant.query(createParty, { input });
+    const list = async (variables: Record<string, unknown>) =>
+      (
+        await tenant.query(
+          `query ($f: PartyFilter, $o: PartyOrder, $first: Int, $after: String) { parties(filter: $f, orderBy: $o, first: $first, after: $after) { totalCount pageInfo { endCursor hasNextPage } edges { node { displayName } } } }`,
+          variables,
+        )
+      ).parties;
+    const names = (connection: any) => connection.edges.map((e: any) => e.node.displayName);
+    expect(names(await list({ f: { tags: ['vip', 'tea'] }, o: { field: 'DISPLAY_NAME' } }))).toEqual(['Bai', 'Chen']);
+    expect(names(await list({ f: { ownerId: 'rep-1' }, o: { field: 'DISPLAY_NAME', direction: 'DESC' } }))).toEqual(['Chen', 'Bai']);
+    expect((await list({ f: { stages: ['INITIAL_CONTACT'] } })).totalCount).toBe(4);
+    expect((await list({ f: { stages: ['TRUST_BUILDING'] } })).totalCount).toBe(0);
+
+    const first = await list({ o: { field: 'DISPLAY_NAME', direction: 'DESC' }, first: 2 });
+    expect(names(first)).toEqual(['Deng', 'Chen']);
+    await tenant.query(createParty, { input: { kind: 'CUSTOMER', displayName: 'Cao' } });
+    const next = await list({ o: { field: 'DISPLAY_NAME', direction: 'DESC' }, first: 5, after: first.pageInfo.endCursor });
+    expect(names(next)).toEqual(['Cao', 'Bai', 'An']);
+    // Parties without a score sort as lowest; ties are broken by id, so the order is total.
+    const byScore = await list({ o: { field: 'SCORE', direction: 'DESC' }, first: 10 });
+    expect(byScore.totalCount).toBe(5);
+    const cursorOfOtherOrder = await tenant.request(
+      `query ($after: String) { parties(orderBy: { field: SCORE }, after: $after) { totalCount } }`,
+      { after: first.pageInfo.endCursor },
+    );
+    expect(cursorOfOtherOrder.errors?.[0]?.extensions?.code).toBe('VALIDATION');
+  });
+});

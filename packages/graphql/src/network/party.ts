@@ -1,16 +1,21 @@
 import {
+  archiveParty,
   countParties,
   createParty,
-  listParties,
+  defaultPartyOrder,
   findParties,
+  listParties,
   partyCursor,
   partyKinds,
+  partyOrderFields,
+  updateParty,
   type PartyRow,
 } from '@guanxi/core/network';
+import { segments, tiers } from '@guanxi/core/loyalty';
 import { stages } from '@guanxi/core/stages';
 import { builder } from '../builder';
 import { keysetConnection } from '../connections';
-import { runMutation, UserErrorType, type UserErrorShape } from '../errors';
+import { payloadType, runMutation } from '../errors';
 
 export const PartyKindEnum = builder.enumType('PartyKind', { values: partyKinds });
 export const StageEnum = builder.enumType('Stage', { values: stages });
@@ -20,7 +25,7 @@ export const Party = builder.loadableNode('Party', {
   id: { resolve: (party) => party.id },
   load: (ids: string[]) => findParties(ids),
   sort: (party) => party.id,
-  authScopes: { tenant: true },
+  authScopes: { networkRead: true },
   fields: (t) => ({
     kind: t.field({ type: PartyKindEnum, resolve: (p) => p.kind }),
     displayName: t.exposeString('displayName'),
@@ -41,11 +46,31 @@ export const Party = builder.loadableNode('Party', {
   }),
 });
 
+export const SegmentEnum = builder.enumType('Segment', {
+  description: 'The 8 RFM segments (重要价值 important-value … 一般挽留 general-win-back).',
+  values: segments,
+});
+export const TierEnum = builder.enumType('Tier', { values: tiers });
+
 const PartyFilter = builder.inputType('PartyFilter', {
   fields: (t) => ({
     kinds: t.field({ type: [PartyKindEnum] }),
+    stages: t.field({ type: [StageEnum] }),
+    segments: t.field({ type: [SegmentEnum], description: "By the latest loyalty snapshot's segment." }),
+    tiers: t.field({ type: [TierEnum], description: "By the latest loyalty snapshot's tier." }),
+    tags: t.stringList({ description: 'Parties carrying every one of these tags.' }),
+    ownerId: t.string(),
     search: t.string({ description: 'Matches name, email, company or phone (case-insensitive).' }),
     archived: t.boolean({ description: 'true lists only archived parties; default: only active.' }),
+  }),
+});
+
+const PartyOrderField = builder.enumType('PartyOrderField', { values: partyOrderFields });
+const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
+const PartyOrder = builder.inputType('PartyOrder', {
+  fields: (t) => ({
+    field: t.field({ type: PartyOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
   }),
 });
 
@@ -53,22 +78,27 @@ builder.queryFields((t) => ({
   party: t.field({
     type: Party,
     nullable: true,
-    authScopes: { tenant: true },
+    authScopes: { networkRead: true },
     args: { id: t.arg.globalID({ required: true, for: [Party] }) },
     resolve: (_root, args) => args.id.id,
   }),
   parties: t.connection(
     {
       type: Party,
-      authScopes: { tenant: true },
-      description: 'The tenant\'s parties, by creation time then id (stable cursors).',
-      args: { filter: t.arg({ type: PartyFilter }) },
+      authScopes: { networkRead: true },
+      description:
+        "The tenant's parties; by default by creation time then id. Cursors are keyset: pages never skip or repeat rows when rows are added.",
+      args: {
+        filter: t.arg({ type: PartyFilter }),
+        orderBy: t.arg({ type: PartyOrder, description: 'SCORE sorts by the latest loyalty score, unscored parties as lowest.' }),
+      },
       resolve: (_root, args) => {
         const filter = args.filter ?? {};
+        const order = args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? 'ASC' } : defaultPartyOrder;
         return keysetConnection<PartyRow>(
           args,
-          partyCursor,
-          (page) => listParties(filter, page),
+          (party) => partyCursor(party, order),
+          (page) => listParties(filter, page, order),
           () => countParties(filter),
         );
       },
@@ -82,7 +112,7 @@ builder.queryFields((t) => ({
   ),
 }));
 
-const partyInputFields = builder.inputRef<{
+type PartyInputShape = {
   kind: (typeof partyKinds)[number];
   displayName: string;
   email?: string | null;
@@ -94,12 +124,18 @@ const partyInputFields = builder.inputRef<{
   birthday?: string | null;
   notes?: string | null;
   ownerId?: string | null;
-}>('CreatePartyInput');
+};
 
-partyInputFields.implement({
+const CreatePartyInput = builder.inputRef<PartyInputShape>('CreatePartyInput').implement({
   fields: (t) => ({
     kind: t.field({ type: PartyKindEnum, required: true }),
     displayName: t.string({ required: true }),
+    ...partyDetailFields(t),
+  }),
+});
+
+function partyDetailFields(t: PothosSchemaTypes.InputFieldBuilder<typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never, 'InputObject'>) {
+  return {
     email: t.string(),
     phone: t.string({ description: 'E.164, e.g. +8613800138000.' }),
     company: t.string(),
@@ -109,23 +145,63 @@ partyInputFields.implement({
     birthday: t.field({ type: 'Date' }),
     notes: t.string(),
     ownerId: t.string({ description: 'The user who looks after this party.' }),
+  };
+}
+
+const UpdatePartyInput = builder.inputType('UpdatePartyInput', {
+  description: 'Absent fields stay as they are; null clears an optional field.',
+  fields: (t) => ({
+    id: t.globalID({ required: true, for: [Party] }),
+    kind: t.field({ type: PartyKindEnum }),
+    displayName: t.string(),
+    ...partyDetailFields(t),
+    archived: t.boolean({ description: 'false restores an archived party; true archives it.' }),
   }),
 });
 
-const CreatePartyPayload = builder
-  .objectRef<{ party?: PartyRow; userErrors: UserErrorShape[] }>('CreatePartyPayload')
-  .implement({
-    fields: (t) => ({
-      party: t.field({ type: Party, nullable: true, resolve: (p) => p.party ?? null }),
-      userErrors: t.field({ type: [UserErrorType], resolve: (p) => p.userErrors }),
-    }),
-  });
+const PartyIdInput = builder.inputType('ArchivePartyInput', {
+  fields: (t) => ({ id: t.globalID({ required: true, for: [Party] }) }),
+});
+
+const CreatePartyPayload = payloadType<{ party: PartyRow }>('CreatePartyPayload', (t) => ({
+  party: t.field({ type: Party, nullable: true, resolve: (p) => p.party ?? null }),
+}));
 
 builder.mutationField('createParty', (t) =>
   t.field({
     type: CreatePartyPayload,
-    authScopes: { tenant: true },
-    args: { input: t.arg({ type: partyInputFields, required: true }) },
+    authScopes: { networkWrite: true },
+    args: { input: t.arg({ type: CreatePartyInput, required: true }) },
     resolve: (_root, { input }) => runMutation(async () => ({ party: await createParty(input) })),
+  }),
+);
+
+const UpdatePartyPayload = payloadType<{ party: PartyRow }>('UpdatePartyPayload', (t) => ({
+  party: t.field({ type: Party, nullable: true, resolve: (p) => p.party ?? null }),
+}));
+
+builder.mutationField('updateParty', (t) =>
+  t.field({
+    type: UpdatePartyPayload,
+    authScopes: { networkWrite: true },
+    args: { input: t.arg({ type: UpdatePartyInput, required: true }) },
+    resolve: (_root, { input }) => {
+      const { id, ...fields } = input;
+      return runMutation(async () => ({ party: await updateParty(id.id, fields) }));
+    },
+  }),
+);
+
+const ArchivePartyPayload = payloadType<{ party: PartyRow }>('ArchivePartyPayload', (t) => ({
+  party: t.field({ type: Party, nullable: true, resolve: (p) => p.party ?? null }),
+}));
+
+builder.mutationField('archiveParty', (t) =>
+  t.field({
+    type: ArchivePartyPayload,
+    authScopes: { networkWrite: true },
+    description: 'Hides the party from lists (soft): still readable by id, restorable by updateParty.',
+    args: { input: t.arg({ type: PartyIdInput, required: true }) },
+    resolve: (_root, { input }) => runMutation(async () => ({ party: await archiveParty(input.id.id) })),
   }),
 );

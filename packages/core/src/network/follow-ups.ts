@@ -1,0 +1,2 @@
+// Filled in by the timeline / import work of the network issue.
+export {};

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { createDatabase, isUuid, migrate, roles, type DatabaseHandle, type Role } from '@guanxi/core';
+import { createTenant } from '@guanxi/core/access';
+import { seedDemoTenant } from '@guanxi/core/seed';
+import { readSettings, type Settings } from './config';
+import { createOutput, type Output } from './cli/output';
+import { serve } from './cli/serve';
+import { loadOrCreateDevKey, mintDevToken } from './local/dev-jwt';
+
+const usage = `guanxi <command> [options]
+
+Commands:
+  serve                          Run the API (what pnpm dev runs)
+  migrate                        Apply database migrations
+  seed [--parties N] [--seed S] [--as-of YYYY-MM-DD]
+                                 Create a deterministic demo tenant
+  tenant create <name> [--currency CNY]
+                                 Create a tenant; prints its id and an admin API key
+  token --tenant <id> --role ADMIN|MEMBER|VIEWER [--sub <user>] [--ttl <seconds>]
+                                 A development JWT signed with the local dev key
+
+Every command takes --json: its last line of output is one JSON object.
+Configuration comes from the environment (DATABASE_URL, GUANXI_DATA_DIR, PORT, GUANXI_ENV, …).`;
+
+async function withDatabase<T>(settings: Settings, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+  const handle = await createDatabase(settings.databaseUrl, { dataDir: settings.dataDir });
+  try {
+    await migrate(handle);
+    return await fn(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      parties: { type: 'string' },
+      seed: { type: 'string' },
+      'as-of': { type: 'string' },
+      currency: { type: 'string' },
+      tenant: { type: 'string' },
+      role: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string' },
+    },
+  });
+  const out: Output = createOutput(values.json);
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    out.line(usage);
+    return command || values.help ? 0 : 1;
+  }
+  const settings = readSettings();
+
+  switch (command) {
+    case 'serve': {
+      const server = await serve(settings, out.line);
+      // Close the database cleanly on Ctrl-C / SIGTERM: PGlite flushes and releases its lock.
+      const stop = () => {
+        out.line('Shutting down…');
+        server.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return -1; // keep running
+    }
+    case 'migrate': {
+      await withDatabase(settings, async (handle) => {
+        out.line(`Migrated ${handle.driver} (${handle.location})`);
+      });
+      out.result({ migrated: true });
+      return 0;
+    }
+    case 'seed': {
+      const parties = values.parties ? Number(values.parties) : undefined;
+      if (parties !== undefined && (!Number.isInteger(parties) || parties < 10 || parties > 1_000_000)) {
+        throw new Error('--parties must be a whole number between 10 and 1000000');
+      }
+      const result = await withDatabase(settings, (handle) =>
+        seedDemoTenant(handle.db, {
+          ...(parties ? { parties } : {}),
+          ...(values.seed ? { seed: Number(values.seed) } : {}),
+          ...(values['as-of'] ? { asOf: values['as-of'] } : {}),
+        }),
+      );
+      out.line(`Demo tenant ${result.tenantId}: ${JSON.stringify(result.counts)}`);
+      out.line(`API key: ${result.apiKey}`);
+      out.result({ tenantId: result.tenantId, apiKey: result.apiKey, counts: result.counts });
+      return 0;
+    }
+    case 'tenant': {
+      const [sub, name] = rest;
+      if (sub !== 'create' || !name) throw new Error('usage: guanxi tenant create <name> [--currency CNY]');
+      const { tenant, apiKey } = await withDatabase(settings, (handle) =>
+        createTenant(handle.db, { name, currency: values.currency ?? null }),
+      );
+      out.line(`Tenant ${tenant.name}: ${tenant.id}`);
+      out.line(`Admin API key (shown once): ${apiKey}`);
+      out.result({ tenantId: tenant.id, apiKey });
+      return 0;
+    }
+    case 'token': {
+      if (settings.env !== 'development' || settings.jwt) {
+        throw new Error('guanxi token signs with the local development key: development only, without an identity provider');
+      }
+      const role = (values.role ?? '').toUpperCase();
+      if (!values.tenant || !isUuid(values.tenant)) throw new Error('--tenant <tenant id> is required');
+      if (!(roles as readonly string[]).includes(role)) throw new Error(`--role must be one of ${roles.join(', ')}`);
+      const ttlSeconds = Number(values.ttl ?? 3600);
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 7 * 24 * 3600) {
+        throw new Error('--ttl is a number of seconds, at most a week');
+      }
+      const token = await mintDevToken(await loadOrCreateDevKey(settings.dataDir), {
+        tenantId: values.tenant,
+        role: role as Role,
+        subject: values.sub ?? 'dev-user',
+        ttlSeconds,
+      });
+      out.line(`Authorization: Bearer ${token}`);
+      out.result({ token });
+      return 0;
+    }
+    default:
+      throw new Error(`Unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const details =
+      error && typeof error === 'object' && 'errors' in error ? JSON.stringify((error as { errors: unknown }).errors) : '';
+    process.stderr.write(`guanxi: ${message}${details ? `\n${details}` : ''}\n`);
+    process.exit(1);
+  },
+);
