@@ -11,5 +11,8 @@ import './network/interaction';
 import './network/follow-up';
 import './network/import';
 import './network/merge';
+import './stages/stage';
+import './referrals/referral';
+import './loyalty/loyalty';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,2 +1,3 @@
 export * from './enums';
 export { loyaltySnapshots, scoringRuns } from './loyalty.sql';
+export * from './scoring';

@@ -1,0 +1,2 @@
+export * from './referrals.sql';
+export * from './referrals';
