@@ -1,7 +1,18 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { createDatabase, isUuid, migrate, roles, type DatabaseHandle, type Role } from '@guanxi/core';
-import { createTenant } from '@guanxi/core/access';
+import {
+  createDatabase,
+  isUuid,
+  migrate,
+  roles,
+  todayUtc,
+  withActor,
+  withTenant,
+  type DatabaseHandle,
+  type Role,
+} from '@guanxi/core';
+import { applyStagePolicy } from '@guanxi/core/stages';
+import { createTenant, listTenants } from '@guanxi/core/access';
 import { seedDemoTenant } from '@guanxi/core/seed';
 import { readSettings, type Settings } from './config';
 import { createOutput, type Output } from './cli/output';
@@ -17,6 +28,8 @@ Commands:
                                  Create a deterministic demo tenant
   tenant create <name> [--currency CNY]
                                  Create a tenant; prints its id and an admin API key
+  stages apply [--tenant <id>] [--as-of YYYY-MM-DD]
+                                 Run the automatic stage policy (the nightly job does it after scoring)
   token --tenant <id> --role ADMIN|MEMBER|VIEWER [--sub <user>] [--ttl <seconds>]
                                  A development JWT signed with the local dev key
 
@@ -103,6 +116,24 @@ async function main(argv: string[]): Promise<number> {
       out.line(`Tenant ${tenant.name}: ${tenant.id}`);
       out.line(`Admin API key (shown once): ${apiKey}`);
       out.result({ tenantId: tenant.id, apiKey });
+      return 0;
+    }
+    case 'stages': {
+      if (rest[0] !== 'apply') throw new Error('usage: guanxi stages apply [--tenant <id>] [--as-of YYYY-MM-DD]');
+      const asOf = values['as-of'] ?? todayUtc();
+      const runs = await withDatabase(settings, async (handle) => {
+        const tenantIds = values.tenant ? [values.tenant] : (await listTenants(handle.db)).map((t) => t.id);
+        const results = [];
+        for (const tenantId of tenantIds) {
+          const moves = await withActor({ kind: 'SYSTEM', tenantId, name: 'stage-policy' }, () =>
+            withTenant(handle.db, tenantId, () => applyStagePolicy(asOf)),
+          );
+          out.line(`${tenantId}  ${asOf}  ${moves.parties} parties moved  ${JSON.stringify(moves)}`);
+          results.push({ tenantId, asOf, ...moves });
+        }
+        return results;
+      });
+      out.result({ runs });
       return 0;
     }
     case 'token': {

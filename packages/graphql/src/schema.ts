@@ -4,6 +4,7 @@ import './scalars';
 import './errors';
 import './access/tenant';
 import './access/api-key';
+import './access/settings';
 import './network/party';
 import './network/relationship';
 import './network/order';

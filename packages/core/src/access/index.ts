@@ -235,3 +235,4 @@ export async function findApiKeys(ids: readonly string[]): Promise<ApiKeyRow[]> 
     .from(apiKeys)
     .where(and(eq(apiKeys.tenantId, useTenantId()), inArray(apiKeys.id, [...ids])));
 }
+export * from './tenant-settings';

@@ -1,2 +1,275 @@
-// Filled in by the timeline / import work of the network issue.
-export {};
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { currentTenant } from '../access';
+import { recordAudit } from '../audit';
+import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { UserError } from '../errors';
+import { isUuid, uuidv7 } from '../ids';
+import { decodeCursor, encodeCursor } from '../pagination';
+import { parseInput } from '../validation';
+import { orders } from './orders.sql';
+import { parties } from './parties.sql';
+import { requireParty } from './parties';
+
+export type OrderRow = typeof orders.$inferSelect;
+
+/**
+ * How far ahead of the server's clock a timestamp may be: callers' clocks drift, and an order
+ * stamped "now" on a till a minute fast is not an order from the future.
+ */
+export const clockSkewMs = 5 * 60 * 1000;
+
+/**
+ * The digits after the decimal point a currency allows (domain: 2, unless the currency defines
+ * another number — JPY 0, KWD 3). ICU knows ISO 4217's minor units; an unknown but well-formed
+ * code falls back to 2.
+ */
+export function minorUnitDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+// Written like the Decimal scalar: an optional sign, up to 15 integer digits, optional fraction.
+const amountPattern = /^(-?)(\d{1,15})(?:\.(\d+))?$/;
+
+/**
+ * Why an amount is refused, or null. Checked on the text itself: money is never parsed to a float
+ * (domain: exact decimal), so "0.1" stays "0.1" and no digit is rounded away or made up.
+ */
+function amountProblem(amount: string, currency: string): string | null {
+  const match = amountPattern.exec(amount);
+  if (!match) return 'Amount is a decimal number written as a string, e.g. "199.90"';
+  const [, sign, whole, fraction = ''] = match;
+  if (sign && /[1-9]/.test(`${whole}${fraction}`)) return 'Amount must not be negative';
+  const digits = minorUnitDigits(currency);
+  if (fraction.length > digits) {
+    return digits === 0
+      ? `${currency} amounts are whole numbers`
+      : `${currency} amounts have at most ${digits} decimal place${digits === 1 ? '' : 's'}`;
+  }
+  return null;
+}
+
+const satisfaction = z
+  .number()
+  .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5');
+
+/** The input schema for one tenant: the currency and its minor units are the tenant's. */
+function recordOrderInput(tenantCurrency: string) {
+  return z
+    .object({
+      partyId: z.string(),
+      amount: z.string().trim(),
+      currency: z
+        .string()
+        .trim()
+        .toUpperCase()
+        .transform((value) => (value === '' ? null : value))
+        .nullish(),
+      placedAt: z
+        .date()
+        // domain: a future placedAt is refused; the past is fine (order history is imported).
+        .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An order cannot be placed in the future')
+        .nullish(),
+      satisfaction: satisfaction.nullish(),
+      externalId: z
+        .string()
+        .trim()
+        .max(200, 'External id is at most 200 characters')
+        .transform((value) => (value === '' ? null : value))
+        .nullish(),
+    })
+    .superRefine((input, ctx) => {
+      // domain: money is in the tenant's currency; another currency is refused, not converted.
+      if (input.currency && input.currency !== tenantCurrency) {
+        ctx.addIssue({ code: 'custom', path: ['currency'], message: `Orders are in the tenant's currency, ${tenantCurrency}` });
+      }
+      const problem = amountProblem(input.amount, tenantCurrency);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['amount'], message: problem });
+    });
+}
+
+export interface RecordOrderInput {
+  partyId: string;
+  /** An exact decimal as text, e.g. "199.90". */
+  amount: string;
+  /** Omitted: the tenant's currency (the only one accepted). */
+  currency?: string | null;
+  /** Omitted: now. */
+  placedAt?: Date | null;
+  satisfaction?: number | null;
+  externalId?: string | null;
+}
+
+/**
+ * Records a purchase. A PROSPECT becomes a CUSTOMER in the same transaction (domain: a prospect
+ * turns into a customer by itself when its first order is recorded).
+ */
+export async function recordOrder(input: RecordOrderInput): Promise<OrderRow> {
+  const tenant = await currentTenant();
+  const data = parseInput(recordOrderInput(tenant.currency), input);
+  // An id that is not even a uuid names no party (and must not reach a uuid column as text).
+  if (!isUuid(data.partyId)) throw UserError.of('NOT_FOUND', 'No such party', 'partyId');
+  // Locked: the kind may change below, and a concurrent first order must not flip it twice.
+  const party = await requireParty(data.partyId, 'partyId', { forUpdate: true });
+  if (party.archivedAt) throw UserError.of('CONFLICT', 'The party is archived; restore it before recording orders', 'partyId');
+  if (party.erasedAt) throw UserError.of('CONFLICT', "This party's personal data was erased", 'partyId');
+  const tx = useTransaction();
+  const tenantId = useTenantId();
+  if (data.externalId) await assertExternalIdFree(data.externalId);
+  const now = new Date();
+  // "-0.00" is zero, not a negative amount: keep its digits as written, without the sign.
+  const amount = data.amount.replace(/^-/, '');
+  const inserted = await tx
+    .insert(orders)
+    .values({
+      tenantId,
+      id: uuidv7(now.getTime()),
+      partyId: party.id,
+      externalId: data.externalId ?? null,
+      amount,
+      currency: tenant.currency,
+      placedAt: data.placedAt ?? now,
+      satisfaction: data.satisfaction ?? null,
+      createdAt: now,
+    })
+    // A concurrent twin with the same external id may have won since the check: the index decides.
+    .onConflictDoNothing()
+    .returning();
+  const order = inserted[0];
+  if (!order) throw duplicateExternalId();
+  let becameCustomer = false;
+  if (party.kind === 'PROSPECT') {
+    // domain: a PROSPECT's order makes it a CUSTOMER; the other kinds keep theirs.
+    await tx
+      .update(parties)
+      .set({ kind: 'CUSTOMER', updatedAt: now })
+      .where(and(eq(parties.tenantId, tenantId), eq(parties.id, party.id)));
+    becameCustomer = true;
+  }
+  await recordAudit({
+    operation: 'recordOrder',
+    entityType: 'Order',
+    entityIds: [order.id, party.id],
+    details: { amount: order.amount, currency: order.currency, ...(becameCustomer ? { partyKind: { from: 'PROSPECT', to: 'CUSTOMER' } } : {}) },
+  });
+  return order;
+}
+
+function duplicateExternalId(): UserError {
+  return UserError.of('CONFLICT', 'Another order already has this external id', 'externalId');
+}
+
+async function assertExternalIdFree(externalId: string): Promise<void> {
+  const [clash] = await useTransaction()
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(eq(orders.tenantId, useTenantId()), eq(orders.externalId, externalId)));
+  if (clash) throw duplicateExternalId();
+}
+
+/** The current tenant's orders among `ids` (any order; ids of other tenants find nothing). */
+export async function findOrders(ids: readonly string[]): Promise<OrderRow[]> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return [];
+  return useTransaction()
+    .select()
+    .from(orders)
+    .where(and(eq(orders.tenantId, useTenantId()), inArray(orders.id, valid)));
+}
+
+export interface OrderPage {
+  partyId: string;
+  rows: OrderRow[];
+  hasNextPage: boolean;
+}
+
+export function orderCursor(row: OrderRow): string {
+  return encodeCursor([row.placedAt.toISOString(), row.id]);
+}
+
+/** The (timestamp, id) keyset of a cursor this kind of list handed out. */
+export function decodeTimelineCursor(cursor: string): { at: string; id: string } {
+  const [at, id] = decodeCursor(cursor, 2);
+  if (typeof at !== 'string' || typeof id !== 'string' || !isUuid(id) || Number.isNaN(Date.parse(at))) {
+    throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
+  }
+  return { at, id };
+}
+
+/**
+ * One page of orders for each of many parties, newest `placedAt` first (ties by id): one statement
+ * for the whole batch, a window function numbering each party's orders.
+ */
+export async function orderPages(
+  partyIds: readonly string[],
+  options: { first: number; after?: string | null },
+): Promise<OrderPage[]> {
+  const ids = partyIds.filter(isUuid);
+  if (ids.length === 0) return partyIds.map((partyId) => ({ partyId, rows: [], hasNextPage: false }));
+  let afterKey = sql`true`;
+  if (options.after) {
+    const { at, id } = decodeTimelineCursor(options.after);
+    afterKey = sql`(o.placed_at, o.id) < (${at}::timestamptz, ${id}::uuid)`;
+  }
+  const { rows } = await useTransaction().execute<Record<string, unknown> & { party_id: string }>(sql`
+    select * from (
+      select ${orderColumns}, row_number() over (partition by o.party_id order by o.placed_at desc, o.id desc) as n
+      from ${orders} o
+      where o.tenant_id = ${useTenantId()}
+        and o.party_id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})
+        and ${afterKey}
+    ) ranked
+    where n <= ${options.first + 1}
+    order by party_id, n`);
+  const byParty = new Map<string, OrderRow[]>();
+  for (const row of rows) {
+    const list = byParty.get(row.party_id) ?? [];
+    list.push(toOrderRow(row));
+    byParty.set(row.party_id, list);
+  }
+  return partyIds.map((partyId) => {
+    const list = byParty.get(partyId) ?? [];
+    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
+  });
+}
+
+/** Order counts for many parties at once (for `totalCount`), one statement. */
+export async function orderCounts(partyIds: readonly string[]): Promise<Map<string, number>> {
+  const ids = partyIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const rows = await useTransaction()
+    .select({ partyId: orders.partyId, n: count() })
+    .from(orders)
+    .where(and(eq(orders.tenantId, useTenantId()), inArray(orders.partyId, ids)))
+    .groupBy(orders.partyId);
+  return new Map(rows.map((row) => [row.partyId, Number(row.n)]));
+}
+
+/**
+ * The columns of `orders o` as text in fixed formats: raw statements bypass drizzle's column
+ * mapping, and each driver would otherwise parse numerics and dates its own way. The amount stays
+ * text so not a digit of it passes through a float.
+ */
+const orderColumns = sql.raw(`o.tenant_id::text as tenant_id, o.id::text as id, o.party_id::text as party_id,
+  o.external_id, o.amount::text as amount, o.currency::text as currency,
+  to_char(o.placed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as placed_at,
+  o.satisfaction::int as satisfaction,
+  to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at`);
+
+function toOrderRow(row: Record<string, unknown>): OrderRow {
+  return {
+    tenantId: String(row.tenant_id),
+    id: String(row.id),
+    partyId: String(row.party_id),
+    externalId: (row.external_id as string | null) ?? null,
+    amount: String(row.amount),
+    currency: String(row.currency),
+    placedAt: new Date(String(row.placed_at)),
+    satisfaction: row.satisfaction === null || row.satisfaction === undefined ? null : Number(row.satisfaction),
+    createdAt: new Date(String(row.created_at)),
+  };
+}

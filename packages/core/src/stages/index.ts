@@ -6,6 +6,9 @@ import { stageTransitions } from './stage-transitions.sql';
 
 export * from './enums';
 export { stageTransitions } from './stage-transitions.sql';
+export * from './machine';
+export * from './policy';
+export * from './history';
 
 /** domain: a party's first history row records its starting stage (from = null). */
 export async function recordInitialStage(partyId: string, stage: Stage, at: Date): Promise<void> {

@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { withActor, type Actor } from '../actor';
 import { createTenant, type TenantRow } from '../access';
 import { createDatabase, type DatabaseHandle, type DatabaseOptions } from '../drizzle/client';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { useTransaction, withTenant } from '../drizzle/transaction';
 
 /**
@@ -50,4 +50,13 @@ export function tenantRows<T extends Record<string, unknown>>(
   query: string,
 ): Promise<T[]> {
   return asTenant(handle, tenantId, async () => (await useTransaction().execute<T>(sql.raw(query))).rows);
+}
+
+/** Runs a statement built with drizzle's `sql` tag inside a tenant's transaction (test fixtures). */
+export function tenantExec<T extends Record<string, unknown> = Record<string, unknown>>(
+  handle: DatabaseHandle,
+  tenantId: string,
+  build: (tag: typeof sql) => SQL,
+): Promise<T[]> {
+  return asTenant(handle, tenantId, async () => (await useTransaction().execute<T>(build(sql))).rows);
 }

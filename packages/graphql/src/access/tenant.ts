@@ -22,7 +22,7 @@ export const Tenant = builder.loadableNode('Tenant', {
   }),
 });
 
-const ActorKindEnum = builder.enumType('ActorKind', {
+export const ActorKindEnum = builder.enumType('ActorKind', {
   values: ['USER', 'API_KEY', 'SYSTEM', 'OPERATOR'] as const,
 });
 

@@ -1,2 +1,122 @@
-// Filled in by the timeline / import work of the network issue.
-export {};
+import {
+  findOrders,
+  orderCounts,
+  orderCursor,
+  orderPages,
+  recordOrder,
+  type OrderRow,
+} from '@guanxi/core/network';
+import { builder } from '../builder';
+import { checkPageSize, defaultPageSize } from '../connections';
+import { payloadType, runMutation } from '../errors';
+import { Party } from './party';
+
+export const Order = builder.loadableNode('Order', {
+  description: 'A purchase by a party: the raw material of loyalty scoring and of the stage policy.',
+  id: { resolve: (row: OrderRow) => row.id },
+  load: (ids: string[]) => findOrders(ids),
+  sort: (row) => row.id,
+  authScopes: { networkRead: true },
+  fields: (t) => ({
+    party: t.field({ type: Party, resolve: (o) => o.partyId }),
+    amount: t.field({ type: 'Decimal', description: 'Exact, as recorded (never a float).', resolve: (o) => o.amount }),
+    currency: t.exposeString('currency', { description: "Always the tenant's currency (ISO 4217)." }),
+    placedAt: t.field({ type: 'DateTime', resolve: (o) => o.placedAt }),
+    satisfaction: t.exposeInt('satisfaction', { nullable: true, description: '1–5; null when not rated.' }),
+    externalId: t.exposeString('externalId', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (o) => o.createdAt }),
+  }),
+});
+
+interface PartyOrders {
+  partyId: string;
+  rows: OrderRow[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+const PartyOrderConnection = builder.objectRef<PartyOrders>('PartyOrderConnection').implement({
+  fields: (t) => ({
+    edges: t.field({
+      type: [
+        builder.objectRef<{ row: OrderRow }>('PartyOrderEdge').implement({
+          fields: (e) => ({
+            cursor: e.string({ resolve: (edge) => orderCursor(edge.row) }),
+            node: e.field({ type: Order, resolve: (edge) => edge.row }),
+          }),
+        }),
+      ],
+      resolve: (connection) => connection.rows.map((row) => ({ row })),
+    }),
+    pageInfo: t.field({
+      type: builder.pageInfoRef(),
+      resolve: (connection) => ({
+        hasNextPage: connection.hasNextPage,
+        hasPreviousPage: connection.hasPreviousPage,
+        startCursor: connection.rows[0] ? orderCursor(connection.rows[0]) : null,
+        endCursor: connection.rows.at(-1) ? orderCursor(connection.rows.at(-1)!) : null,
+      }),
+    }),
+    totalCount: t.loadable({
+      type: 'Int',
+      description: 'Orders of this party, all pages.',
+      byPath: true,
+      // One count statement for every party of the page.
+      load: async (partyIds: string[]) => {
+        const counts = await orderCounts(partyIds);
+        return partyIds.map((id) => counts.get(id) ?? 0);
+      },
+      resolve: (connection) => connection.partyId,
+    }),
+  }),
+});
+
+builder.objectField(Party, 'orders', (t) =>
+  t.loadable({
+    type: PartyOrderConnection,
+    description: "This party's orders, newest placedAt first.",
+    authScopes: { networkRead: true },
+    byPath: true,
+    args: {
+      first: t.arg.int({ defaultValue: defaultPageSize }),
+      after: t.arg.string(),
+    },
+    // One statement for every party of the page (the loader batches by field path and arguments).
+    load: async (partyIds: string[], _context, args) => {
+      checkPageSize(args);
+      const pages = await orderPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
+      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
+    },
+    resolve: (party) => party.id,
+  }),
+);
+
+const RecordOrderInput = builder.inputType('RecordOrderInput', {
+  fields: (t) => ({
+    partyId: t.globalID({ required: true, for: [Party] }),
+    amount: t.field({
+      type: 'Decimal',
+      required: true,
+      description: "At least 0, with no more decimals than the currency's minor unit (CNY 2, JPY 0).",
+    }),
+    currency: t.string({ description: "Optional: the tenant's currency is the only one accepted." }),
+    placedAt: t.field({ type: 'DateTime', description: 'Default now; may be in the past, never in the future.' }),
+    satisfaction: t.int({ description: '1–5.' }),
+    externalId: t.string({ description: "Your system's id for this order; unique in the tenant." }),
+  }),
+});
+
+const RecordOrderPayload = payloadType<{ order: OrderRow }>('RecordOrderPayload', (t) => ({
+  order: t.field({ type: Order, nullable: true, resolve: (p) => p.order ?? null }),
+}));
+
+builder.mutationField('recordOrder', (t) =>
+  t.field({
+    type: RecordOrderPayload,
+    authScopes: { networkWrite: true },
+    description: 'Records a purchase; a PROSPECT becomes a CUSTOMER with it.',
+    args: { input: t.arg({ type: RecordOrderInput, required: true }) },
+    resolve: (_root, { input }) =>
+      runMutation(async () => ({ order: await recordOrder({ ...input, partyId: input.partyId.id }) })),
+  }),
+);

@@ -1,0 +1,115 @@
+import { eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { recordAudit } from '../audit';
+import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { UserError } from '../errors';
+import { parseInput } from '../validation';
+import type { TenantSettings } from './settings';
+import { tenants } from './tenants.sql';
+
+const whole = (label: string, min: number, max: number) =>
+  z.number().int(`${label} is a whole number`).min(min, `${label} is ${min} to ${max}`).max(max, `${label} is ${min} to ${max}`);
+const share = z.number().min(0, 'A weight is between 0 and 1').max(1, 'A weight is between 0 and 1');
+
+const settingsInput = z.object({
+  stagePolicy: z
+    .object({
+      loyalAfter: whole('loyalAfter', 2, 5).optional(),
+      dormantAfterDays: whole('dormantAfterDays', 1, 3650).optional(),
+      churnedAfterDays: whole('churnedAfterDays', 2, 3650).optional(),
+    })
+    .optional(),
+  scoring: z
+    .object({
+      windowDays: whole('windowDays', 30, 1095).optional(),
+      weights: z
+        .object({
+          recency: share,
+          frequency: share,
+          monetary: share,
+          satisfaction: share,
+          referrals: share,
+          engagement: share,
+        })
+        .optional(),
+      tiers: z
+        .object({ platinum: whole('platinum', 1, 100), gold: whole('gold', 1, 100), silver: whole('silver', 1, 100) })
+        .optional(),
+    })
+    .optional(),
+  referrals: z
+    .object({
+      reward: z
+        .object({
+          kind: z.enum(['FIXED', 'PERCENT']),
+          amount: z.string().regex(/^\d{1,12}(\.\d{1,4})?$/, 'Amount is a decimal number ≥ 0, e.g. "20.00"'),
+        })
+        .optional(),
+      autoReward: z.boolean().optional(),
+      maxReferralsPerHour: whole('maxReferralsPerHour', 1, 10_000).optional(),
+      minMinutesToConvert: whole('minMinutesToConvert', 0, 100_000).optional(),
+    })
+    .optional(),
+  followUpDays: whole('followUpDays', 1, 365).optional(),
+});
+
+export type TenantSettingsInput = z.input<typeof settingsInput>;
+
+/** Sums weights in millionths, so 0.1 + 0.2 + … is compared exactly, not in floating point. */
+function weightsSumToOne(weights: TenantSettings['scoring']['weights']): boolean {
+  return Object.values(weights).reduce((sum, weight) => sum + Math.round(weight * 1_000_000), 0) === 1_000_000;
+}
+
+/**
+ * Changes some of the tenant's settings, validated as a whole (e.g. dormant < churned, weights
+ * summing to 1). A change to the stage policy or the scoring rules bumps the rule version, so
+ * every snapshot and automatic move says which rules produced it.
+ */
+export async function updateTenantSettings(input: TenantSettingsInput) {
+  const data = parseInput(settingsInput, input);
+  const tx = useTransaction();
+  const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, useTenantId())).for('update');
+  if (!tenant) throw new Error('The current tenant does not exist');
+  const current = tenant.settings;
+  const next: TenantSettings = {
+    stagePolicy: { ...current.stagePolicy, ...data.stagePolicy },
+    scoring: {
+      windowDays: data.scoring?.windowDays ?? current.scoring.windowDays,
+      weights: data.scoring?.weights ?? current.scoring.weights,
+      tiers: data.scoring?.tiers ?? current.scoring.tiers,
+    },
+    referrals: { ...current.referrals, ...data.referrals },
+    followUpDays: data.followUpDays ?? current.followUpDays,
+  };
+  const problems: { field: string[]; message: string }[] = [];
+  if (next.stagePolicy.dormantAfterDays >= next.stagePolicy.churnedAfterDays) {
+    problems.push({ field: ['input', 'stagePolicy', 'churnedAfterDays'], message: 'churnedAfterDays must be greater than dormantAfterDays' });
+  }
+  if (!weightsSumToOne(next.scoring.weights)) {
+    problems.push({ field: ['input', 'scoring', 'weights'], message: 'The scoring weights must sum to 1' });
+  }
+  const { platinum, gold, silver } = next.scoring.tiers;
+  if (!(platinum > gold && gold > silver)) {
+    problems.push({ field: ['input', 'scoring', 'tiers'], message: 'Tier thresholds must satisfy platinum > gold > silver' });
+  }
+  if (next.referrals.reward.kind === 'PERCENT' && Number(next.referrals.reward.amount) > 100) {
+    problems.push({ field: ['input', 'referrals', 'reward', 'amount'], message: 'A percentage reward is at most 100' });
+  }
+  if (problems.length) throw new UserError(problems.map((p) => ({ code: 'VALIDATION' as const, ...p })));
+
+  const rulesChanged =
+    JSON.stringify(next.stagePolicy) !== JSON.stringify(current.stagePolicy) ||
+    JSON.stringify(next.scoring) !== JSON.stringify(current.scoring);
+  const [updated] = await tx
+    .update(tenants)
+    .set({ settings: next, ruleVersion: rulesChanged ? sql`${tenants.ruleVersion} + 1` : tenant.ruleVersion })
+    .where(eq(tenants.id, tenant.id))
+    .returning();
+  await recordAudit({
+    operation: 'updateTenantSettings',
+    entityType: 'Tenant',
+    entityIds: [tenant.id],
+    details: { changed: Object.keys(data), ruleVersion: updated!.ruleVersion },
+  });
+  return updated!;
+}
