@@ -17,6 +17,7 @@ import { seedDemoTenant } from '@guanxi/core/seed';
 import { readSettings, type Settings } from './config';
 import { createOutput, type Output } from './cli/output';
 import { serve } from './cli/serve';
+import { describeImport, runImport } from './cli/import';
 import { loadOrCreateDevKey, mintDevToken } from './local/dev-jwt';
 
 const usage = `guanxi <command> [options]
@@ -32,6 +33,9 @@ Commands:
                                  Run the automatic stage policy (the nightly job does it after scoring)
   token --tenant <id> --role ADMIN|MEMBER|VIEWER [--sub <user>] [--ttl <seconds>]
                                  A development JWT signed with the local dev key
+  import <file.csv|file.jsonl> --tenant <id> [--batch 1000] [--errors <file>]
+                                 Upsert parties by externalId in batches of up to 1000 rows;
+                                 refused rows go to stderr (or --errors) as JSON lines
 
 Every command takes --json: its last line of output is one JSON object.
 Configuration comes from the environment (DATABASE_URL, GUANXI_DATA_DIR, PORT, GUANXI_ENV, …).`;
@@ -61,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       role: { type: 'string' },
       sub: { type: 'string' },
       ttl: { type: 'string' },
+      batch: { type: 'string' },
+      errors: { type: 'string' },
     },
   });
   const out: Output = createOutput(values.json);
@@ -155,6 +161,24 @@ async function main(argv: string[]): Promise<number> {
       });
       out.line(`Authorization: Bearer ${token}`);
       out.result({ token });
+      return 0;
+    }
+    case 'import': {
+      const [file] = rest;
+      const tenantId = values.tenant;
+      if (!file || !tenantId) {
+        throw new Error('usage: guanxi import <file.csv|file.jsonl> --tenant <id> [--batch 1000] [--errors <file>]');
+      }
+      const summary = await withDatabase(settings, (handle) =>
+        runImport(handle.db, {
+          file,
+          tenantId,
+          ...(values.batch !== undefined ? { batchSize: Number(values.batch) } : {}),
+          errorsFile: values.errors ?? null,
+        }),
+      );
+      out.line(describeImport(summary));
+      out.result(summary);
       return 0;
     }
     default:

@@ -15,5 +15,8 @@ import './network/merge';
 import './stages/stage';
 import './referrals/referral';
 import './loyalty/loyalty';
+import './webhooks/webhook';
+import './audit/audit';
+import './privacy/privacy';
 
 export const schema = builder.toSchema({ sortSchema: true });

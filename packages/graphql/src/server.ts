@@ -21,11 +21,17 @@ import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operation
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Caller, Context } from './context';
+import { allowInsecureWebhookTargets } from './webhooks/webhook';
 import { schema } from './schema';
 
 export interface GraphiQLPreset {
   /** Example operations shown as tabs. */
   tabs: { query: string; variables?: string; headers?: string }[];
+  /**
+   * Renders the GraphiQL page with its assets inlined (the dev server passes yoga's
+   * render-graphiql, so GraphiQL works offline); default: assets from a CDN.
+   */
+  render?: (options: object) => string;
 }
 
 /** api: Limits. Defaults per environment; every one can be tightened. */
@@ -67,6 +73,8 @@ export interface ServerConfig {
    * callers may only send these; API-key callers (partners) keep arbitrary operations.
    */
   trustedDocuments?: Record<string, string> | null;
+  /** Tests only: let webhooks target http and loopback receivers (production refuses them). */
+  allowInsecureWebhookTargets?: boolean;
 }
 
 export type GuanxiServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -214,6 +222,10 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   // Built once per server (per Lambda container): the remote key set and its cache live here.
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null;
   const trusted = config.trustedDocuments ?? null;
+  if (config.allowInsecureWebhookTargets) {
+    if (config.env === 'production') throw new Error('Insecure webhook targets are refused in production');
+    allowInsecureWebhookTargets(db);
+  }
 
   const plugins: Plugin<Context>[] = [
     maxTokensPlugin({ n: limits.maxTokens }),
@@ -258,6 +270,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
       },
     },
     maxRequestBodySize: limits.maxBodyBytes,
+    ...(config.graphiql && config.graphiql.render ? { renderGraphiQL: config.graphiql.render } : {}),
     graphiql: config.graphiql
       ? {
           title: 'guanxi',

@@ -19,5 +19,7 @@ export const auditLog = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
     index('audit_log_tenant_at_idx').on(t.tenantId, t.at, t.id),
+    // auditLog(filter: { entityId }): which rows name an entity.
+    index('audit_log_entity_ids_idx').using('gin', t.entityIds),
   ],
 );

@@ -1,3 +1,7 @@
+import { and, arrayContains, count, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { UserError } from '../errors';
+import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
+import { isUuid } from '../ids';
 import { actorColumns, useRequestId } from '../actor';
 import { uuidv7 } from '../ids';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
@@ -24,4 +28,60 @@ export async function recordAudit(entry: {
       requestId: useRequestId(),
       details: entry.details ?? null,
     });
+}
+
+export type AuditRow = typeof auditLog.$inferSelect;
+
+export interface AuditFilter {
+  operation?: string | null;
+  /** Rows naming this entity (party, key, webhook…) among their entity ids. */
+  entityId?: string | null;
+  actorId?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+function auditConditions(filter: AuditFilter): SQL[] {
+  const conditions: SQL[] = [eq(auditLog.tenantId, useTenantId())];
+  if (filter.operation) conditions.push(eq(auditLog.operation, filter.operation));
+  // Served by the GIN index on entity_ids.
+  if (filter.entityId) conditions.push(arrayContains(auditLog.entityIds, [filter.entityId]));
+  if (filter.actorId) conditions.push(eq(auditLog.actorId, filter.actorId));
+  if (filter.since) conditions.push(gte(auditLog.at, filter.since));
+  if (filter.until) conditions.push(lt(auditLog.at, filter.until));
+  return conditions;
+}
+
+export function auditCursor(row: AuditRow): string {
+  return encodeCursor(['audit', row.at.toISOString(), row.id]);
+}
+
+/** One page of the audit log, newest first, keyset-paginated on (at, id). */
+export async function listAuditLog(filter: AuditFilter, page: PageRequest): Promise<AuditRow[]> {
+  const conditions = auditConditions(filter);
+  const boundary = (cursor: string, side: 'after' | 'before') => {
+    const [kind, at, id] = decodeCursor(cursor, 3);
+    if (kind !== 'audit' || typeof at !== 'string' || typeof id !== 'string' || !isUuid(id)) {
+      throw UserError.of('VALIDATION', 'The cursor belongs to another list', []);
+    }
+    const beyond = side === 'after' ? sql`<` : sql`>`;
+    return sql`(${auditLog.at}, ${auditLog.id}) ${beyond} (${at}::timestamptz, ${id}::uuid)`;
+  };
+  if (page.after) conditions.push(boundary(page.after, 'after'));
+  if (page.before) conditions.push(boundary(page.before, 'before'));
+  const direction = page.inverted ? sql`asc` : sql`desc`;
+  return useTransaction()
+    .select()
+    .from(auditLog)
+    .where(and(...conditions))
+    .orderBy(sql`${auditLog.at} ${direction}`, sql`${auditLog.id} ${direction}`)
+    .limit(page.limit);
+}
+
+export async function countAuditLog(filter: AuditFilter): Promise<number> {
+  const [row] = await useTransaction()
+    .select({ n: count() })
+    .from(auditLog)
+    .where(and(...auditConditions(filter)));
+  return row?.n ?? 0;
 }

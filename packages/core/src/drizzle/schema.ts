@@ -13,4 +13,5 @@ export * from '../referrals/referrals.sql';
 export * from '../loyalty/enums';
 export * from '../loyalty/loyalty.sql';
 export * from '../webhooks/webhooks.sql';
+export * from '../webhooks/deliveries.sql';
 export * from '../audit/audit.sql';

@@ -1,6 +1,7 @@
 import { and, arrayContains, count, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../audit';
+import { emitEvent } from '../webhooks';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
@@ -94,6 +95,8 @@ export async function createParty(input: CreatePartyInput): Promise<PartyRow> {
     .returning();
   await recordInitialStage(party!.id, 'INITIAL_CONTACT', now);
   await recordAudit({ operation: 'createParty', entityType: 'Party', entityIds: [party!.id] });
+  // Partners hear of it in the same transaction (outbox); ids and non-personal fields only.
+  await emitEvent('party.created', { party: { id: party!.id, kind: party!.kind, stage: party!.stage } });
   return party!;
 }
 
@@ -262,6 +265,8 @@ export async function updateParty(id: string, input: UpdatePartyInput): Promise<
     entityIds: [id],
     details: { fields: changed.map(([field]) => field) },
   });
+  await emitEvent('party.updated', { party: { id }, changedFields: changed.map(([field]) => field) });
+  if (changes.archivedAt) await emitEvent('party.archived', { party: { id } });
   return party!;
 }
 
@@ -275,6 +280,7 @@ export async function archiveParty(id: string): Promise<PartyRow> {
     .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)))
     .returning();
   await recordAudit({ operation: 'archiveParty', entityType: 'Party', entityIds: [id] });
+  await emitEvent('party.archived', { party: { id } });
   return party!;
 }
 

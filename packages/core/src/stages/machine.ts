@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { actorColumns } from '../actor';
 import { recordAudit } from '../audit';
+import { emitEvent } from '../webhooks';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { uuidv7 } from '../ids';
@@ -87,6 +88,14 @@ export async function recordMove(
       updatedAt: at,
     })
     .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, party.id)));
+  await emitEvent('stage.changed', {
+    party: { id: party.id },
+    from: party.stage,
+    to,
+    automatic: details.automatic ?? false,
+    rule: details.rule ?? null,
+    at: at.toISOString(),
+  });
   return transition!;
 }
 

@@ -138,6 +138,17 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
       from moves
       returning party_id
     ),
+    -- domain: partners subscribed to stage.changed hear of every automatic move (outbox, same transaction).
+    events as (
+      insert into webhook_deliveries (tenant_id, id, webhook_id, event, payload)
+      select ${tenantId}, gen_random_uuid(), w.id, 'stage.changed',
+             jsonb_build_object('party', jsonb_build_object('id', m.party_id), 'from', m.from_stage, 'to', m.to_stage,
+                                'automatic', true, 'rule', m.rule, 'at', m.at)
+      from moves m
+      join webhooks w on w.tenant_id = ${tenantId} and w.deleted_at is null
+                     and w.events && array['stage.changed', 'stage.*', '*']
+      returning 1
+    ),
     final as (
       select distinct on (party_id) party_id, to_stage, from_stage, at from moves order by party_id, step desc
     ),
@@ -153,7 +164,7 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
     )
     select rule, count(*)::int as n from moves group by rule
     union all
-    select null, (select count(*)::int from updated) + 0 * (select count(*) from inserted)`);
+    select null, (select count(*)::int from updated) + 0 * (select count(*) from inserted) + 0 * (select count(*) from events)`);
   const result = Object.fromEntries(stageRules.map((rule) => [rule, 0])) as StagePolicyResult;
   result.parties = 0;
   for (const row of rows) {

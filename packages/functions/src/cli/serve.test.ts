@@ -43,6 +43,8 @@ test('serves GraphiQL with example operations carrying the credential', async ()
   expect(html).toContain('GraphiQL');
   expect(html).toContain('parties(first: 5');
   expect(html).toContain(server.credentials!.apiKey);
+  // Assets are inlined: GraphiQL works without reaching a CDN.
+  expect(html).not.toMatch(/unpkg\.com|jsdelivr/);
 });
 
 test('a second server on the same data folder is refused with a clear message', async () => {

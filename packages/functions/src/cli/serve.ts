@@ -2,6 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createDatabase, migrate } from '@guanxi/core';
 import { createServer } from '@guanxi/graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Settings } from '../config';
 import { ensureDevCredentials } from '../local/dev-credentials';
 import { devJwtSettings, loadOrCreateDevKey } from '../local/dev-jwt';
@@ -25,7 +26,9 @@ export async function serve(settings: Settings, log: (line: string) => void = co
     config: {
       env: settings.env,
       operatorKey,
-      graphiql: settings.graphiql && dev ? graphiqlExamples(dev.apiKey) : settings.graphiql ? { tabs: [] } : false,
+      graphiql: settings.graphiql
+        ? { ...(dev ? graphiqlExamples(dev.apiKey) : { tabs: [] }), render: renderGraphiQL }
+        : false,
       exposeErrors: settings.env === 'development',
       logging: true,
       jwt,

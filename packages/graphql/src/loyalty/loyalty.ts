@@ -1,2 +1,4 @@
-// Filled in by the scoring issue.
-export {};
+// Loyalty scoring (domain §4): snapshots on parties, analytics, runs and the runScoring mutation.
+import './snapshot';
+import './analytics';
+import './runs';

@@ -216,6 +216,26 @@ describe('applyStagePolicy', () => {
     expect((await stageOf(tenant, at)).stage).toBe('LOYALTY_GROWTH');
   });
 
+  test('every automatic and manual move is queued for webhooks subscribed to stage events', async () => {
+    const tenant = await api.newTenant();
+    await tenantExec(api.handle, tenant.tenantId, (sql) => sql`insert into webhooks (tenant_id, id, url, events, secret)
+      values (${tenant.tenantId}, gen_random_uuid(), 'https://partner.example/hooks', array['stage.*'], 'whsec_test')`);
+    const party = await newParty(tenant);
+    for (const days of [30, 20, 10]) await order(tenant, party, days, 5);
+    await policy(tenant);
+    await tenant.query(move, { input: { partyId: party, to: 'TRUST_BUILDING', reason: 'Late deliveries' } });
+    const queued = await tenantRows<{ event: string; to_stage: string; automatic: boolean }>(
+      api.handle,
+      tenant.tenantId,
+      `select event, payload->>'to' as to_stage, (payload->>'automatic')::boolean as automatic from webhook_deliveries order by created_at, payload->>'at'`,
+    );
+    expect(queued.map((q) => [q.event, q.to_stage, q.automatic])).toEqual([
+      ['stage.changed', 'TRUST_BUILDING', true],
+      ['stage.changed', 'LOYALTY_GROWTH', true],
+      ['stage.changed', 'TRUST_BUILDING', false],
+    ]);
+  });
+
   test('a manual step back is not undone by the next run on old evidence', async () => {
     const tenant = await api.newTenant();
     const party = await newParty(tenant);

@@ -1,0 +1,132 @@
+/**
+ * Loyalty scoring at scale (issue: 1,000,000 parties and 10,000,000 orders in one tenant).
+ *
+ *   url=$(bash test/postgres.sh start)
+ *   cd bench && BENCH_DATABASE_URL=$url npx tsx scoring.ts
+ *   BENCH_PARTIES=100000 BENCH_ORDERS=1000000 …   (scaled down; generation takes minutes at full size)
+ *
+ * Generates one tenant with set-based SQL (generate_series), printing progress, then times:
+ *  (a) the floor — what any RFM pass must at least do: `select party_id, max(placed_at), count(*),
+ *      sum(amount) from orders where tenant_id = $1 group by party_id`, computed in full by the
+ *      server (an outer aggregate reads every group, so no column can be optimised away) but
+ *      without shipping a million rows to Node;
+ *  (b) scoreTenant for a new day (snapshots inserted, every party's latest-snapshot copy updated),
+ *      then the same day again (the day's rows replaced; the parties' copies unchanged).
+ * and prints the ratio (target ≤ 1.5) and the Node process's peak RSS, which must stay flat: the
+ * data never leaves Postgres.
+ *
+ * Set BENCH_TENANT=<id> to time an already generated tenant again without generating.
+ */
+import { sql } from 'drizzle-orm';
+import { createDatabase, migrate, withTenant, type Database } from '@guanxi/core';
+import { createTenant } from '@guanxi/core/access';
+import { scoreTenant } from '@guanxi/core/loyalty';
+
+const url = process.env.BENCH_DATABASE_URL;
+if (!url) throw new Error('Set BENCH_DATABASE_URL to a Postgres (bash test/postgres.sh start)');
+const partyCount = Number(process.env.BENCH_PARTIES ?? 1_000_000);
+const orderCount = Number(process.env.BENCH_ORDERS ?? 10_000_000);
+const interactionCount = Number(process.env.BENCH_INTERACTIONS ?? Math.floor(orderCount / 10));
+const referralCount = Number(process.env.BENCH_REFERRALS ?? Math.floor(partyCount / 100));
+const chunk = 1_000_000;
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+/** Inserts `total` rows in statements of at most `chunk` rows, each its own transaction. */
+async function inChunks(db: Database, tenantId: string, label: string, total: number, insert: (from: number, to: number) => ReturnType<typeof sql>) {
+  const started = performance.now();
+  for (let from = 1; from <= total; from += chunk) {
+    const to = Math.min(total, from + chunk - 1);
+    await withTenant(db, tenantId, (tx) => tx.execute(insert(from, to)));
+    const rate = (to * 1000) / (performance.now() - started);
+    log(`${label}: ${to.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${Math.round(rate).toLocaleString('en-US')}/s)`);
+  }
+}
+
+async function generate(db: Database): Promise<string> {
+  const { tenant } = await createTenant(db, { name: `Scoring bench ${new Date().toISOString()}` });
+  const t = tenant.id;
+  log(`tenant ${t}: generating ${partyCount.toLocaleString('en-US')} parties, ${orderCount.toLocaleString('en-US')} orders, ` +
+    `${interactionCount.toLocaleString('en-US')} interactions, ${referralCount.toLocaleString('en-US')} converted referrals`);
+  const started = performance.now();
+  // Parties get ids derived from their number, so later statements find party n without a lookup
+  // table: md5 of (tenant, n) as a uuid. 2% are archived (left out of the population).
+  const partyId = (n: ReturnType<typeof sql>) => sql`md5(${t}::text || ':' || ${n})::uuid`;
+  await inChunks(db, t, 'parties', partyCount, (from, to) => sql`
+    insert into parties (tenant_id, id, kind, display_name, created_at, stage_changed_at, archived_at)
+    select ${t}, ${partyId(sql`g`)}, 'CUSTOMER', 'Party ' || g, now() - interval '3 years', now() - interval '3 years',
+           case when g % 50 = 0 then now() end
+    from generate_series(${from}::int, ${to}::int) g`);
+  // Orders over the last 900 days (so some parties' orders are all outside the 365-day window),
+  // spread unevenly over parties (a multiplicative hash), amounts 0.00–999.99, 30% unrated.
+  await inChunks(db, t, 'orders', orderCount, (from, to) => sql`
+    insert into orders (tenant_id, id, party_id, amount, currency, placed_at, satisfaction)
+    select ${t}, gen_random_uuid(), ${partyId(sql`(1 + (g::bigint * 7919 + (g::bigint * g::bigint) % 104729) % ${partyCount})`)},
+           round((random() * 1000)::numeric, 2), 'CNY',
+           now() - random() * random() * interval '900 days',
+           case when random() < 0.3 then null else 1 + floor(random() * 5)::int end
+    from generate_series(${from}::int, ${to}::int) g`);
+  await inChunks(db, t, 'interactions', interactionCount, (from, to) => sql`
+    insert into interactions (tenant_id, id, party_id, kind, occurred_at, actor_kind, actor_id)
+    select ${t}, gen_random_uuid(), ${partyId(sql`(1 + (g::bigint * 104729) % ${partyCount})`)}, 'CALL',
+           now() - random() * interval '500 days', 'SYSTEM', 'bench'
+    from generate_series(${from}::int, ${to}::int) g`);
+  // Referrals: party 2k+1 refers party 2k+2 (a forest of single edges), all converted.
+  await inChunks(db, t, 'referrals', referralCount, (from, to) => sql`
+    insert into referrals (tenant_id, id, referrer_id, referee_id, status, created_at, converted_at)
+    select ${t}, gen_random_uuid(), ${partyId(sql`(2 * g - 1)`)}, ${partyId(sql`(2 * g)`)}, 'CONVERTED',
+           now() - interval '400 days', now() - random() * interval '400 days'
+    from generate_series(${from}::int, ${Math.min(to, Math.floor(partyCount / 2))}::int) g`);
+  log(`generated in ${seconds(performance.now() - started)}; analyze…`);
+  await db.execute(sql`analyze`);
+  return t;
+}
+
+const handle = await createDatabase(url, { maxConnections: 2 });
+await migrate(handle);
+const tenantId = process.env.BENCH_TENANT ?? (await generate(handle.db));
+const db = handle.db;
+const rssAfterGeneration = peakRssMb();
+
+const floorQuery = sql`
+  select count(*) as parties, max(last_at) as last_at, sum(n) as orders, sum(total) as total from (
+    select party_id, max(placed_at) as last_at, count(*) as n, sum(amount) as total
+    from orders where tenant_id = ${tenantId} group by party_id
+  ) f`;
+// Once to warm the cache, then timed; the same for scoring (a first and a repeated day).
+await withTenant(db, tenantId, (tx) => tx.execute(floorQuery));
+const floor = await timed(() => withTenant(db, tenantId, (tx) => tx.execute(floorQuery)));
+log(`floor: ${seconds(floor.ms)}  ${JSON.stringify(floor.value.rows[0])}`);
+
+const today = new Date().toISOString().slice(0, 10);
+const days = [-2, -1].map((offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10));
+const results: { label: string; ms: number; parties: number }[] = [];
+for (const [label, day] of [
+  ['score, a new day (warm-up)', days[0]!],
+  ['score, the next day', days[1]!],
+  ['score, the same day again', days[1]!],
+  ['score, today', today],
+] as const) {
+  const run = await timed(() => scoreTenant(db, tenantId, day));
+  results.push({ label, ms: run.ms, parties: run.value.partiesScored });
+  log(`${label} (${day}): ${seconds(run.ms)}, ${run.value.partiesScored.toLocaleString('en-US')} parties scored, ${run.value.replaced} replaced`);
+}
+
+const nightly = results.find((r) => r.label === 'score, the next day')!;
+console.log('');
+console.log(`| measure | time | ratio to floor |`);
+console.log(`|---|---|---|`);
+console.log(`| floor (group by party_id over orders) | ${seconds(floor.ms)} | 1.00 |`);
+for (const r of results) console.log(`| ${r.label} | ${seconds(r.ms)} | ${(r.ms / floor.ms).toFixed(2)} |`);
+console.log('');
+console.log(`ratio (nightly run / floor): ${(nightly.ms / floor.ms).toFixed(2)} (target ≤ 1.5)`);
+console.log(`Node peak RSS: ${peakRssMb()} MB (after generation: ${rssAfterGeneration} MB)`);
+await handle.close();

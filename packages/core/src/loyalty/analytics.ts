@@ -1,0 +1,261 @@
+import { sql } from 'drizzle-orm';
+import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { UserError } from '../errors';
+import { isUuid } from '../ids';
+import { decodeCursor, encodeCursor } from '../pagination';
+import { segments, type Segment, type Tier } from './enums';
+import { loyaltySnapshots } from './loyalty.sql';
+import { assertCalendarDate } from './statement';
+
+export type LoyaltySnapshotRow = typeof loyaltySnapshots.$inferSelect;
+
+/**
+ * The columns of `loyalty_snapshots s` in fixed text formats: raw statements bypass drizzle's
+ * column mapping, and drivers differ in how they return dates, numerics and bigints.
+ */
+const snapshotColumns = sql.raw(`s.tenant_id::text as tenant_id, s.party_id::text as party_id, s.as_of::text as as_of,
+  s.run_id::text as run_id, s.recency_days::int as recency_days, s.frequency::int as frequency, s.monetary::text as monetary,
+  s.satisfaction_mean::text as satisfaction_mean, s.satisfying_orders::int as satisfying_orders,
+  s.converted_referrals::int as converted_referrals, s.interactions::int as interactions,
+  s.typical_gap_days::text as typical_gap_days, s.r::int as r, s.f::int as f, s.m::int as m, s.segment::text as segment,
+  s.recency_component::text as recency_component, s.frequency_component::text as frequency_component,
+  s.monetary_component::text as monetary_component, s.satisfaction_component::text as satisfaction_component,
+  s.referrals_component::text as referrals_component, s.engagement_component::text as engagement_component,
+  s.score::text as score, s.tier::text as tier, s.churn_risk::text as churn_risk, s.loyal, s.rule_version::int as rule_version`);
+
+function toSnapshotRow(row: Record<string, unknown>): LoyaltySnapshotRow {
+  const text = (name: string) => String(row[name]);
+  const int = (name: string) => Number(row[name]);
+  return {
+    tenantId: text('tenant_id'),
+    partyId: text('party_id'),
+    asOf: text('as_of'),
+    runId: (row.run_id as string | null) ?? null,
+    recencyDays: int('recency_days'),
+    frequency: int('frequency'),
+    monetary: text('monetary'),
+    satisfactionMean: (row.satisfaction_mean as string | null) ?? null,
+    satisfyingOrders: int('satisfying_orders'),
+    convertedReferrals: int('converted_referrals'),
+    interactions: int('interactions'),
+    typicalGapDays: text('typical_gap_days'),
+    r: int('r'),
+    f: int('f'),
+    m: int('m'),
+    segment: text('segment') as Segment,
+    recencyComponent: text('recency_component'),
+    frequencyComponent: text('frequency_component'),
+    monetaryComponent: text('monetary_component'),
+    satisfactionComponent: text('satisfaction_component'),
+    referralsComponent: text('referrals_component'),
+    engagementComponent: text('engagement_component'),
+    score: text('score'),
+    tier: text('tier') as Tier,
+    churnRisk: text('churn_risk'),
+    loyal: row.loyal === true || row.loyal === 't',
+    ruleVersion: int('rule_version'),
+  };
+}
+
+const uuidList = (ids: readonly string[]) => sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `);
+
+/** domain: Party.loyalty is the party's snapshot with the most recent D. One statement for all. */
+export async function latestSnapshots(partyIds: readonly string[]): Promise<Map<string, LoyaltySnapshotRow>> {
+  const ids = partyIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+    select distinct on (s.party_id) ${snapshotColumns}
+    from loyalty_snapshots s
+    where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)})
+    order by s.party_id, s.as_of desc`);
+  return new Map(rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
+}
+
+export interface SnapshotPage {
+  partyId: string;
+  rows: LoyaltySnapshotRow[];
+  hasNextPage: boolean;
+}
+
+export function snapshotCursor(row: LoyaltySnapshotRow): string {
+  return encodeCursor([row.asOf]);
+}
+
+/** A page of each party's snapshots, newest day first, for many parties in one statement. */
+export async function snapshotHistoryPages(
+  partyIds: readonly string[],
+  options: { first: number; after?: string | null },
+): Promise<SnapshotPage[]> {
+  const ids = partyIds.filter(isUuid);
+  let afterKey = sql`true`;
+  if (options.after) {
+    const [asOf] = decodeCursor(options.after, 1);
+    if (typeof asOf !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(asOf)) {
+      throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
+    }
+    afterKey = sql`s.as_of < ${asOf}::date`;
+  }
+  const byParty = new Map<string, LoyaltySnapshotRow[]>();
+  if (ids.length > 0) {
+    const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+      select * from (
+        select ${snapshotColumns}, row_number() over (partition by s.party_id order by s.as_of desc) as n
+        from loyalty_snapshots s
+        where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)}) and ${afterKey}
+      ) ranked
+      where n <= ${options.first + 1}
+      order by party_id, n`);
+    for (const row of rows) {
+      const list = byParty.get(String(row.party_id)) ?? [];
+      list.push(toSnapshotRow(row));
+      byParty.set(String(row.party_id), list);
+    }
+  }
+  return partyIds.map((partyId) => {
+    const list = byParty.get(partyId) ?? [];
+    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
+  });
+}
+
+export async function snapshotCounts(partyIds: readonly string[]): Promise<Map<string, number>> {
+  const ids = partyIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const { rows } = await useTransaction().execute<{ party_id: string; n: number }>(sql`
+    select s.party_id::text as party_id, count(*)::int as n from loyalty_snapshots s
+    where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)})
+    group by s.party_id`);
+  return new Map(rows.map((row) => [row.party_id, Number(row.n)]));
+}
+
+/** The tenant's latest scored day, or null before its first scoring. */
+export async function latestScoredDay(): Promise<string | null> {
+  const { rows } = await useTransaction().execute<{ as_of: string | null }>(sql`
+    select max(s.as_of)::text as as_of from loyalty_snapshots s where s.tenant_id = ${useTenantId()}`);
+  return rows[0]?.as_of ?? null;
+}
+
+/** The day an analytics query reads: the one asked for, else the latest scored day. */
+async function dayOrLatest(asOf: string | null | undefined, field: string): Promise<string | null> {
+  if (asOf === null || asOf === undefined) return latestScoredDay();
+  assertCalendarDate(asOf, [field]);
+  return asOf;
+}
+
+export interface SegmentShare {
+  segment: Segment;
+  count: number;
+  /** count ÷ scored parties of the day; 0 when none were scored. */
+  share: number;
+  /** Sum of the segment's monetary (exact decimal). */
+  monetary: string;
+}
+
+/** domain: all 8 segments of day D (default: the latest scored day), zeros included. */
+export async function segmentDistribution(asOf?: string | null): Promise<{ asOf: string | null; segments: SegmentShare[] }> {
+  const day = await dayOrLatest(asOf, 'asOf');
+  const found = new Map<string, { n: number; monetary: string }>();
+  if (day) {
+    const { rows } = await useTransaction().execute<{ segment: string; n: number; monetary: string }>(sql`
+      select s.segment::text as segment, count(*)::int as n, sum(s.monetary)::text as monetary
+      from loyalty_snapshots s
+      where s.tenant_id = ${useTenantId()} and s.as_of = ${day}::date
+      group by s.segment`);
+    for (const row of rows) found.set(row.segment, { n: Number(row.n), monetary: row.monetary });
+  }
+  const total = [...found.values()].reduce((sum, row) => sum + row.n, 0);
+  return {
+    asOf: day,
+    segments: segments.map((segment) => {
+      const row = found.get(segment);
+      const count = row?.n ?? 0;
+      return { segment, count, share: total === 0 ? 0 : count / total, monetary: row?.monetary ?? '0' };
+    }),
+  };
+}
+
+export interface SegmentMove {
+  from: Segment;
+  to: Segment;
+  count: number;
+}
+
+/**
+ * The from → to matrix between two scored days: for every pair of segments (all 64, zeros
+ * included, in the enum's order), the parties in `from`'s segment on day `from` and in `to`'s on
+ * day `to`. Parties scored on only one of the two days are in no cell.
+ */
+export async function segmentMigration(from: string, to: string): Promise<SegmentMove[]> {
+  assertCalendarDate(from, ['from']);
+  assertCalendarDate(to, ['to']);
+  const { rows } = await useTransaction().execute<{ from_segment: string; to_segment: string; n: number }>(sql`
+    select a.segment::text as from_segment, b.segment::text as to_segment, count(*)::int as n
+    from loyalty_snapshots a
+    join loyalty_snapshots b on b.tenant_id = a.tenant_id and b.party_id = a.party_id and b.as_of = ${to}::date
+    where a.tenant_id = ${useTenantId()} and a.as_of = ${from}::date
+    group by a.segment, b.segment`);
+  const counts = new Map(rows.map((row) => [`${row.from_segment}>${row.to_segment}`, Number(row.n)]));
+  return segments.flatMap((fromSegment) =>
+    segments.map((toSegment) => ({ from: fromSegment, to: toSegment, count: counts.get(`${fromSegment}>${toSegment}`) ?? 0 })),
+  );
+}
+
+export interface Pareto {
+  asOf: string | null;
+  topShare: number;
+  /** The top parties' share of the day's total monetary; 0 when the total is 0. */
+  revenueShare: number;
+  /** k = ⌈topShare · n⌉: how many parties the top share holds. */
+  parties: number;
+  /** n: the day's scored parties. */
+  population: number;
+}
+
+/**
+ * domain (二八法则): the k = ⌈topShare·n⌉ parties with the largest monetary (ties by id) and their
+ * share of the total monetary of day D (default: the latest scored day). k is computed in numeric,
+ * so 0.2 × 10 is exactly 2.
+ */
+export async function pareto(asOf?: string | null, topShare = 0.2): Promise<Pareto> {
+  if (!Number.isFinite(topShare) || topShare <= 0 || topShare > 1) {
+    throw UserError.of('VALIDATION', 'topShare is a share: greater than 0, at most 1', ['topShare']);
+  }
+  const day = await dayOrLatest(asOf, 'asOf');
+  if (!day) return { asOf: null, topShare, revenueShare: 0, parties: 0, population: 0 };
+  const { rows } = await useTransaction().execute<{ n: number; k: number; share: string | null }>(sql`
+    with ranked as (
+      select s.monetary,
+             row_number() over (order by s.monetary desc, s.party_id) as rank,
+             count(*) over () as n
+      from loyalty_snapshots s
+      where s.tenant_id = ${useTenantId()} and s.as_of = ${day}::date
+    ),
+    cut as (select coalesce(max(n), 0) as n, ceil(${String(topShare)}::numeric * coalesce(max(n), 0))::int as k from ranked),
+    sums as (
+      select coalesce(sum(r.monetary), 0) as total, coalesce(sum(r.monetary) filter (where r.rank <= cut.k), 0) as top
+      from ranked r, cut
+    )
+    select cut.n::int as n, cut.k as k,
+           (case when sums.total = 0 then 0 else sums.top / sums.total end)::text as share
+    from cut, sums`);
+  const row = rows[0];
+  const population = Number(row?.n ?? 0);
+  return { asOf: day, topShare, revenueShare: Number(row?.share ?? 0), parties: Number(row?.k ?? 0), population };
+}
+
+/**
+ * The parties to call first: the latest scored day's snapshots by churn risk × monetary, largest
+ * first (ties by party id). Parties archived since are left out: there is no one to follow up.
+ */
+export async function atRiskParties(first: number): Promise<LoyaltySnapshotRow[]> {
+  const tenantId = useTenantId();
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+    select ${snapshotColumns}
+    from loyalty_snapshots s
+    join parties p on p.tenant_id = s.tenant_id and p.id = s.party_id and p.archived_at is null
+    where s.tenant_id = ${tenantId}
+      and s.as_of = (select max(l.as_of) from loyalty_snapshots l where l.tenant_id = ${tenantId})
+    order by s.churn_risk * s.monetary desc, s.party_id
+    limit ${first}`);
+  return rows.map(toSnapshotRow);
+}
+

@@ -1,0 +1,324 @@
+import { and, eq, lt, ne, sql } from 'drizzle-orm';
+import { actorColumns, withActor, type Actor } from '../actor';
+import { currentTenant, listTenants } from '../access';
+import type { Database } from '../drizzle/client';
+import { savepoint, useTenantId, useTransaction, withTenant } from '../drizzle/transaction';
+import { UserError } from '../errors';
+import { isUuid, uuidv7 } from '../ids';
+import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
+import { todayUtc } from '../validation';
+import { scoringRuns } from './loyalty.sql';
+import { assertCalendarDate, scoreCurrentTenant, ScoringAlreadyRunningError } from './statement';
+
+export type ScoringRunRow = typeof scoringRuns.$inferSelect;
+
+/**
+ * Work done by the same run right after scoring, inside the scoring transaction and under the
+ * tenant's lock (so `useTransaction()` and `useTenantId()` work in it): the nightly job's stage
+ * policy. Its counts are stored as the run's `stage_moves`. If it throws, the run fails and the
+ * day's scores roll back with it, so the next run does both again.
+ */
+export type AfterScoring = (tenantId: string, asOf: string) => Promise<Record<string, number>>;
+
+export interface RunOptions {
+  /** Recorded on the run (`triggered_by`), e.g. "nightly", "cli". Default "nightly". */
+  triggeredBy?: string;
+  afterScoring?: AfterScoring;
+  /** Test hook: called inside the scoring transaction after the rows are written. */
+  afterWrite?: (tenantId: string) => Promise<void> | void;
+}
+
+/** The outcome of one tenant's run, whatever happened (never thrown). */
+export interface ScoringRunResult {
+  tenantId: string;
+  asOf: string;
+  /** Null when not even the RUNNING row could be written (e.g. an unknown tenant). */
+  runId: string | null;
+  status: 'SUCCEEDED' | 'FAILED';
+  partiesScored: number | null;
+  stageMoves: Record<string, number> | null;
+  ruleVersion: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/** A day that can be scored: a calendar date, not after today (UTC). */
+export function assertScorableDay(asOf: string, field: string | string[] = 'asOf'): void {
+  assertCalendarDate(asOf, field);
+  if (asOf > todayUtc()) throw UserError.of('VALIDATION', 'asOf must not be in the future', field);
+}
+
+/**
+ * The message worth keeping for a failure: the database's own words, not the driver's wrapper
+ * (drizzle puts the whole statement and its parameters in its message).
+ */
+export function describeError(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error && /^Failed query/.test(current.message)) {
+    current = current.cause;
+  }
+  const message = current instanceof Error ? current.message : String(current);
+  return message.length > 2000 ? `${message.slice(0, 2000)}…` : message;
+}
+
+/**
+ * Runs still RUNNING that started before this transaction, while it holds the tenant's lock: none
+ * of them is scoring (the lock would have refused us), so they were killed before reporting. They
+ * are closed as FAILED; a run that was merely between its own transactions then overwrites this
+ * with its real outcome.
+ */
+async function closeAbandonedRuns(currentRunId: string): Promise<void> {
+  await useTransaction()
+    .update(scoringRuns)
+    .set({
+      status: 'FAILED',
+      finishedAt: sql`clock_timestamp()`,
+      error: 'Abandoned: the run stopped without reporting (process killed?); a later run scored the tenant',
+    })
+    .where(
+      and(
+        eq(scoringRuns.tenantId, useTenantId()),
+        eq(scoringRuns.status, 'RUNNING'),
+        ne(scoringRuns.id, currentRunId),
+        lt(scoringRuns.startedAt, sql`now()`),
+      ),
+    );
+}
+
+/**
+ * One tenant's scoring run for the nightly job and the CLI, in three transactions:
+ * 1. the RUNNING row, committed at once so the run is visible while it works;
+ * 2. under the tenant's lock: the day's snapshots, then `afterScoring` (the stage policy), then
+ *    the row marked SUCCEEDED — all or nothing, so a SUCCEEDED run always has its rows;
+ * 3. on failure only: the row marked FAILED with the error.
+ * A second run for a tenant whose scoring is under way does not wait: it is recorded as FAILED
+ * ("already running") and scores nothing. Never throws: the outcome is in the result.
+ */
+export async function runTenantScoring(
+  db: Database,
+  tenantId: string,
+  asOf: string,
+  options: RunOptions = {},
+): Promise<ScoringRunResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const outcome = (fields: Partial<ScoringRunResult>): ScoringRunResult => ({
+    tenantId,
+    asOf,
+    runId: null,
+    status: 'FAILED',
+    partiesScored: null,
+    stageMoves: null,
+    ruleVersion: null,
+    durationMs: elapsed(),
+    error: null,
+    ...fields,
+  });
+  if (!isUuid(tenantId)) return outcome({ error: `Not a tenant id: ${tenantId}` });
+  try {
+    assertScorableDay(asOf);
+  } catch (error) {
+    return outcome({ error: describeError(error) });
+  }
+  const triggeredBy = options.triggeredBy ?? 'nightly';
+  const actor: Actor = { kind: 'SYSTEM', tenantId, name: `scoring:${triggeredBy}` };
+  const inTenant = <T>(fn: () => Promise<T>) => withActor(actor, () => withTenant(db, tenantId, fn));
+
+  const runId = uuidv7();
+  try {
+    await inTenant(async () => {
+      const tenant = await currentTenant();
+      await useTransaction()
+        .insert(scoringRuns)
+        .values({ tenantId, id: runId, asOf, status: 'RUNNING', triggeredBy, ruleVersion: tenant.ruleVersion });
+    });
+  } catch (error) {
+    return outcome({ error: describeError(error) });
+  }
+
+  try {
+    return await inTenant(async () => {
+      const scored = await scoreCurrentTenant(asOf, {
+        runId,
+        ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
+      });
+      await closeAbandonedRuns(runId);
+      const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
+      const durationMs = elapsed();
+      await useTransaction()
+        .update(scoringRuns)
+        .set({
+          status: 'SUCCEEDED',
+          finishedAt: sql`clock_timestamp()`,
+          durationMs,
+          partiesScored: scored.partiesScored,
+          stageMoves,
+          ruleVersion: scored.ruleVersion,
+        })
+        .where(and(eq(scoringRuns.tenantId, tenantId), eq(scoringRuns.id, runId)));
+      return outcome({
+        runId,
+        status: 'SUCCEEDED',
+        partiesScored: scored.partiesScored,
+        stageMoves,
+        ruleVersion: scored.ruleVersion,
+        durationMs,
+      });
+    });
+  } catch (error) {
+    const message = describeError(error);
+    const durationMs = elapsed();
+    try {
+      await inTenant(() =>
+        useTransaction()
+          .update(scoringRuns)
+          .set({ status: 'FAILED', finishedAt: sql`clock_timestamp()`, durationMs, error: message })
+          .where(and(eq(scoringRuns.tenantId, tenantId), eq(scoringRuns.id, runId))),
+      );
+    } catch {
+      // The database is gone as well: the result still reports the failure; the next run that
+      // gets the lock closes this RUNNING row as abandoned.
+    }
+    return outcome({ runId, error: message, durationMs });
+  }
+}
+
+export interface NightlyScoringOptions extends RunOptions {
+  /** The day scored, D. Default: today (UTC). */
+  asOf?: string;
+  /** Only these tenants (default: every tenant). */
+  tenantIds?: readonly string[] | null;
+  /** Tenants scored at the same time (default 4). Each holds one connection while it runs. */
+  concurrency?: number;
+  /** After each tenant's run, in the order runs finish. */
+  onProgress?: (progress: { done: number; total: number; result: ScoringRunResult }) => void;
+}
+
+/**
+ * Scores every tenant (domain §4: every night, for each tenant) with bounded concurrency. One
+ * tenant's failure is recorded on its run and does not stop the others. Results are in the order
+ * of the tenants.
+ */
+export async function runNightlyScoring(db: Database, options: NightlyScoringOptions = {}): Promise<ScoringRunResult[]> {
+  const asOf = options.asOf ?? todayUtc();
+  assertScorableDay(asOf);
+  const tenantIds = options.tenantIds ? [...options.tenantIds] : (await listTenants(db)).map((tenant) => tenant.id);
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+  const results: ScoringRunResult[] = new Array(tenantIds.length);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < tenantIds.length) {
+      const index = next++;
+      const result = await runTenantScoring(db, tenantIds[index]!, asOf, options);
+      results[index] = result;
+      done++;
+      options.onProgress?.({ done, total: tenantIds.length, result });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tenantIds.length) }, worker));
+  return results;
+}
+
+/**
+ * A scoring run inside the current tenant transaction (the API's `runScoring`: a request already
+ * is one transaction). No separate RUNNING row: nothing outside the request could see it before
+ * the request commits. The work runs in a savepoint: a failure undoes the day's partial work and
+ * is recorded as a FAILED run instead. Refused with CONFLICT while another run scores the tenant.
+ */
+export async function runScoringInTransaction(
+  asOf: string,
+  options: Omit<RunOptions, 'triggeredBy'> & { triggeredBy?: string } = {},
+): Promise<ScoringRunRow> {
+  assertScorableDay(asOf);
+  const tenantId = useTenantId();
+  const actor = actorColumns();
+  const triggeredBy = options.triggeredBy ?? `${actor.actorKind}:${actor.actorId}`;
+  const runId = uuidv7();
+  const startedAt = new Date();
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    return await savepoint(async () => {
+      const scored = await scoreCurrentTenant(asOf, {
+        runId,
+        ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
+      });
+      await closeAbandonedRuns(runId);
+      const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
+      const [run] = await useTransaction()
+        .insert(scoringRuns)
+        .values({
+          tenantId,
+          id: runId,
+          asOf,
+          status: 'SUCCEEDED',
+          startedAt,
+          finishedAt: sql`clock_timestamp()`,
+          durationMs: elapsed(),
+          partiesScored: scored.partiesScored,
+          stageMoves,
+          ruleVersion: scored.ruleVersion,
+          triggeredBy,
+        })
+        .returning();
+      return run!;
+    });
+  } catch (error) {
+    if (error instanceof ScoringAlreadyRunningError) {
+      throw UserError.of('CONFLICT', 'Scoring of this tenant is already running; try again when it has finished');
+    }
+    if (error instanceof UserError) throw error;
+    const [run] = await useTransaction()
+      .insert(scoringRuns)
+      .values({
+        tenantId,
+        id: runId,
+        asOf,
+        status: 'FAILED',
+        startedAt,
+        finishedAt: sql`clock_timestamp()`,
+        durationMs: elapsed(),
+        triggeredBy,
+        error: describeError(error),
+      })
+      .returning();
+    return run!;
+  }
+}
+
+export function scoringRunCursor(run: ScoringRunRow): string {
+  return encodeCursor([run.startedAt.toISOString(), run.id]);
+}
+
+/** The current tenant's runs, newest first (started, then id), keyset-paginated. */
+export async function listScoringRuns(page: PageRequest): Promise<ScoringRunRow[]> {
+  const tenantId = useTenantId();
+  const conditions = [eq(scoringRuns.tenantId, tenantId)];
+  const boundary = (cursor: string, side: 'after' | 'before') => {
+    const [startedAt, id] = decodeCursor(cursor, 2);
+    if (typeof startedAt !== 'string' || typeof id !== 'string' || !isUuid(id) || Number.isNaN(Date.parse(startedAt))) {
+      throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
+    }
+    // Newest first: "after" is older.
+    const beyond = side === 'after' ? sql`<` : sql`>`;
+    return sql`(${scoringRuns.startedAt}, ${scoringRuns.id}) ${beyond} (${startedAt}::timestamptz, ${id}::uuid)`;
+  };
+  if (page.after) conditions.push(boundary(page.after, 'after'));
+  if (page.before) conditions.push(boundary(page.before, 'before'));
+  const direction = page.inverted ? sql`asc` : sql`desc`;
+  return useTransaction()
+    .select()
+    .from(scoringRuns)
+    .where(and(...conditions))
+    .orderBy(sql`${scoringRuns.startedAt} ${direction}`, sql`${scoringRuns.id} ${direction}`)
+    .limit(page.limit);
+}
+
+export async function countScoringRuns(): Promise<number> {
+  const [row] = await useTransaction()
+    .select({ n: sql<number>`count(*)::int` })
+    .from(scoringRuns)
+    .where(eq(scoringRuns.tenantId, useTenantId()));
+  return Number(row?.n ?? 0);
+}

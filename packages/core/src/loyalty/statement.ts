@@ -1,0 +1,369 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { currentTenant } from '../access';
+import type { TenantSettings } from '../access/settings';
+import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { UserError } from '../errors';
+import { calendarDate } from '../validation';
+
+/** Refusal to score a tenant whose scoring another run is doing right now (the tenant's lock). */
+export class ScoringAlreadyRunningError extends Error {
+  constructor(tenantId: string) {
+    super(`Scoring of tenant ${tenantId} is already running in another run; this run did not score`);
+    this.name = 'ScoringAlreadyRunningError';
+  }
+}
+
+/** Memory per sort or hash of the scoring statement (about 200 bytes per scored party). */
+const scoringWorkMem = '256MB';
+
+export interface ScoreOptions {
+  /** The scoring_runs row this scoring belongs to, stored on every snapshot row. */
+  runId?: string | null;
+  /**
+   * Called inside the scoring transaction once the day's rows are written, before anything
+   * commits. Tests throw from it to interrupt a run half-way.
+   */
+  afterWrite?: () => Promise<void> | void;
+}
+
+export interface ScoreResult {
+  asOf: string;
+  /** Snapshot rows written: the scored population of the day. */
+  partiesScored: number;
+  /** Rows of the same day that an earlier run had written and this one replaced. */
+  replaced: number;
+  ruleVersion: number;
+}
+
+export function assertCalendarDate(asOf: string, field: string | string[] = 'asOf'): void {
+  if (!calendarDate.safeParse(asOf).success) throw UserError.of('VALIDATION', 'asOf is a date, YYYY-MM-DD', field);
+}
+
+/**
+ * Takes the tenant's scoring lock for the rest of the current transaction, or throws
+ * ScoringAlreadyRunningError when another transaction holds it. A transaction-level advisory lock
+ * needs no session of its own (pooled connections, Lambda) and cannot outlive a killed run: it ends
+ * with the transaction. Keyed by a 64-bit hash of the tenant id, namespaced so that no other use of
+ * advisory locks collides with it.
+ */
+export async function lockTenantScoring(): Promise<void> {
+  const tenantId = useTenantId();
+  const { rows } = await useTransaction().execute<{ locked: boolean }>(
+    sql`select pg_try_advisory_xact_lock(hashtextextended(${`guanxi:scoring:${tenantId}`}, 0)) as locked`,
+  );
+  if (!rows[0]?.locked) throw new ScoringAlreadyRunningError(tenantId);
+}
+
+/**
+ * The six weights as exact integers over a common power of ten: weights are decimals (0.15 is
+ * read as the text it was written as, not as a binary float), so `w = units / 10^scale` exactly.
+ * With at most 6 decimals (settings are validated in millionths) the score's weighted sum fits a
+ * bigint for any party (≤ 2.4·10⁴ · q · 10⁶ with q < 10⁸ rated orders), which is several times
+ * faster than numeric; more decimals fall back to numeric, with the same formula.
+ */
+function weightUnits(weights: TenantSettings['scoring']['weights']): {
+  units: Record<keyof TenantSettings['scoring']['weights'], SQL>;
+  /** 10^scale, in the same type. */
+  scale: SQL;
+  /** ⌊a / b⌋ for non-negative a, b of that type. */
+  floorDiv: (a: SQL, b: SQL) => SQL;
+} {
+  const texts = Object.entries(weights).map(([name, value]) => {
+    // String() gives the shortest text that reads back as the same number: what was typed.
+    const text = String(value);
+    if (!Number.isFinite(value) || value < 0 || !/^\d+(\.\d+)?$/.test(text)) throw new Error(`Not a weight: ${name} = ${value}`);
+    return [name, text] as const;
+  });
+  const digits = Math.max(...texts.map(([, text]) => text.split('.')[1]?.length ?? 0));
+  const type = digits <= 6 ? 'bigint' : 'numeric';
+  const units = Object.fromEntries(
+    texts.map(([name, text]) => {
+      const [whole, fraction = ''] = text.split('.');
+      return [name, sql.raw(`${BigInt(`${whole}${fraction.padEnd(digits, '0')}`).toString()}::${type}`)];
+    }),
+  ) as Record<keyof TenantSettings['scoring']['weights'], SQL>;
+  return {
+    units,
+    scale: sql.raw(`${(10n ** BigInt(digits)).toString()}::${type}`),
+    // bigint division truncates, which is the floor for non-negative operands; numeric's "/"
+    // would not, div() does.
+    floorDiv: type === 'bigint' ? (a, b) => sql`(${a}) / (${b})` : (a, b) => sql`div(${a}, ${b})`,
+  };
+}
+
+/**
+ * Scores the current tenant as of `asOf` (domain §4) inside the current transaction: takes the
+ * tenant's lock, then one statement replaces the day's snapshots and refreshes the parties' copy of
+ * their latest snapshot. Nothing is visible to others until the caller's transaction commits, so a
+ * run killed half-way leaves the day as it was, and a re-run replaces the day exactly.
+ */
+export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {}): Promise<ScoreResult> {
+  assertCalendarDate(asOf);
+  await lockTenantScoring();
+  // For the rest of this transaction: the statement's row estimates are rough (CTEs, aggregates
+  // of aggregates), which can make JIT compile for seconds for nothing; and a tenant's parties
+  // are aggregated, sorted and hashed in memory rather than spilled to disk.
+  await useTransaction().execute(
+    sql`select set_config('jit', 'off', true), set_config('work_mem', ${scoringWorkMem}, true)`,
+  );
+  const tenant = await currentTenant();
+  const result = await writeSnapshots({
+    tenantId: useTenantId(),
+    asOf,
+    settings: tenant.settings,
+    ruleVersion: tenant.ruleVersion,
+    runId: options.runId ?? null,
+  });
+  if (options.afterWrite) await options.afterWrite();
+  return { asOf, ...result, ruleVersion: tenant.ruleVersion };
+}
+
+export interface StatementInput {
+  tenantId: string;
+  asOf: string;
+  settings: TenantSettings;
+  ruleVersion: number;
+  runId: string | null;
+}
+
+/**
+ * The scoring statement. Every rule of domain §4 is one expression below; the comments cite them.
+ *
+ * Exactness: counts, sums and means are compared in integers or numerics (never floats); the
+ * score's one division is done so that its rounding is exact (see `score_tenths`). The one
+ * irrational value, churn risk (an exponential), is computed in float8 and stored rounded to five
+ * decimals, far coarser than a double's precision.
+ */
+async function writeSnapshots(input: StatementInput): Promise<{ partiesScored: number; replaced: number }> {
+  const { rows } = await useTransaction().execute<{ scored: number; replaced: number }>(scoringStatement(input));
+  const row = rows[0];
+  return { partiesScored: Number(row?.scored ?? 0), replaced: Number(row?.replaced ?? 0) };
+}
+
+/** The statement itself (exported for EXPLAIN in benchmarks). */
+export function scoringStatement(input: StatementInput): SQL {
+  const { tenantId, asOf, settings, ruleVersion, runId } = input;
+  const windowDays = settings.scoring.windowDays;
+  const { weights, tiers } = settings.scoring;
+  const { units: w, scale, floorDiv } = weightUnits(weights);
+  const loyalAfter = settings.stagePolicy.loyalAfter;
+  if (!Number.isInteger(windowDays) || windowDays < 1) throw new Error(`Not a window: ${windowDays}`);
+  const day = sql`${asOf}::date`;
+  // domain: an order's date is the UTC date of placedAt; the window is the windowDays days ending
+  // on D, D included. As instants: [start of D − (windowDays − 1), start of D + 1), UTC, which the
+  // (tenant, party, placed_at) index serves without a function on the column.
+  const cutoff = sql`((${day} + 1)::timestamp at time zone 'UTC')`;
+  const windowStart = sql`((${day} - ${windowDays - 1}::int)::timestamp at time zone 'UTC')`;
+  const inWindow = sql`o.placed_at >= ${windowStart}`;
+  const utcDate = (column: SQL) => sql`(${column} at time zone 'UTC')::date`;
+
+  return sql`
+    with orders_by_party as (
+      -- Each order's window test feeds plain aggregates through CASE (cheaper than a FILTER
+      -- clause per aggregate): null or 0 outside the window.
+      select o.party_id,
+             max(o.placed_at) as last_at,
+             min(case when ${inWindow} then o.placed_at end) as first_in_window,
+             sum(case when ${inWindow} then 1 else 0 end) as frequency,
+             coalesce(sum(case when ${inWindow} then o.amount end), 0) as monetary,
+             count(case when ${inWindow} then o.satisfaction end) as rated,
+             coalesce(sum(case when ${inWindow} then o.satisfaction end), 0) as rating_sum,
+             -- domain §2: an order is satisfying when rated ≥ 4 or not rated at all.
+             sum(case when ${inWindow} and (o.satisfaction is null or o.satisfaction >= 4) then 1 else 0 end) as satisfying
+      from orders o
+      where o.tenant_id = ${tenantId} and o.placed_at < ${cutoff}
+      group by o.party_id
+    ),
+    contacts_by_party as (
+      -- Interactions and converted referrals in the window, in one aggregate: joining the
+      -- parties to two aggregates of unknown size made the planner misjudge the joins badly.
+      select c.party_id, sum(c.interaction) as interactions, sum(c.conversion) as converted
+      from (
+        select i.party_id, 1 as interaction, 0 as conversion
+        from interactions i
+        where i.tenant_id = ${tenantId} and i.occurred_at >= ${windowStart} and i.occurred_at < ${cutoff}
+        union all
+        -- domain: converted referrals in the window, counted for the referrer; by the UTC date
+        -- of the conversion, and only those still converted (or since rewarded).
+        select r.referrer_id, 0, 1
+        from referrals r
+        where r.tenant_id = ${tenantId} and r.status in ('CONVERTED', 'REWARDED')
+          and r.converted_at >= ${windowStart} and r.converted_at < ${cutoff}
+      ) c
+      group by c.party_id
+    ),
+    inputs as (
+      -- domain: the population is every party unarchived now with an order dated D or earlier.
+      select a.party_id,
+             (${day} - ${utcDate(sql`a.last_at`)})::int as recency_days,
+             a.frequency::int as frequency,
+             a.monetary,
+             a.rated::int as rated,
+             a.rating_sum::int as rating_sum,
+             a.satisfying::int as satisfying,
+             coalesce(c.interactions, 0)::int as interactions,
+             coalesce(c.converted, 0)::int as converted,
+             -- domain: typicalGap = max(1, mean days between consecutive orders in the window), or
+             -- windowDays / 2 with fewer than 2 orders there. The consecutive gaps of n sorted
+             -- dates add up to last − first, so their mean is (last − first) / (n − 1); with at
+             -- least one order in the window the last order overall is in it.
+             case when a.frequency >= 2
+                  then greatest(1::numeric,
+                                (${utcDate(sql`a.last_at`)} - ${utcDate(sql`a.first_in_window`)})::numeric / (a.frequency - 1))
+                  else ${windowDays}::numeric / 2
+             end as typical_gap
+      from orders_by_party a
+      join parties p on p.tenant_id = ${tenantId} and p.id = a.party_id and p.archived_at is null
+      left join contacts_by_party c on c.party_id = a.party_id
+    ),
+    ranked as (
+      -- domain: r, f, m = ⌈5k/n⌉ where k counts the parties at or before this party's peer group
+      -- in the ordering (ties included): the default window frame, RANGE up to the current row's
+      -- last peer, counts exactly those. Integer division of (5k + n − 1) by n is that ceiling.
+      select x.*,
+             count(*) over () as n,
+             count(*) over (order by x.recency_days desc) as k_recency,
+             count(*) over (order by x.frequency) as k_frequency,
+             count(*) over (order by x.monetary) as k_monetary,
+             sum(x.recency_days) over () as sum_recency,
+             sum(x.frequency) over () as sum_frequency,
+             sum(x.monetary) over () as sum_monetary
+      from inputs x
+    ),
+    rfm as (
+      select x.*,
+             ((5 * x.k_recency + x.n - 1) / x.n)::int as r,
+             ((5 * x.k_frequency + x.n - 1) / x.n)::int as f,
+             ((5 * x.k_monetary + x.n - 1) / x.n)::int as m,
+             -- domain: high ⇔ strictly better than the population mean. value < sum/n is
+             -- compared as value·n < sum, exactly, so a value equal to the mean is always low.
+             x.recency_days * x.n < x.sum_recency as r_high,
+             x.frequency * x.n > x.sum_frequency as f_high,
+             x.monetary * x.n > x.sum_monetary as m_high,
+             -- The score's common denominator 12·q (q = rated orders, at least 1): every
+             -- component is an integer over it, so the weighted sum is one exact integer over it.
+             greatest(x.rated, 1) as q
+      from ranked x
+    ),
+    weighted as (
+      select x.*,
+             -- 100 × Σ weight·component, times 12q and 10^scale (weights as integers): (r−1)/4 =
+             -- 3q(r−1)/12q; satisfaction (mean − 1)/4 = 3(Σrating − rated)/12q, or 0.5 = 6/12
+             -- without a rating; min(1, c/3) = 4q·min(3, c)/12q; min(1, i/12) = q·min(12, i)/12q.
+             100 * (${w.recency} * 3 * x.q * (x.r - 1)
+                  + ${w.frequency} * 3 * x.q * (x.f - 1)
+                  + ${w.monetary} * 3 * x.q * (x.m - 1)
+                  + ${w.satisfaction} * case when x.rated > 0 then 3 * (x.rating_sum - x.rated) else 6 end
+                  + ${w.referrals} * 4 * x.q * least(x.converted, 3)
+                  + ${w.engagement} * x.q * least(x.interactions, 12)) as score_numerator
+      from rfm x
+    ),
+    scored as (
+      select x.*,
+             -- domain: the score rounded to one decimal, half away from zero: for
+             -- s = N/(12q·10^scale) ≥ 0 the tenths are ⌊10s + ½⌋ = ⌊(20N + 12q·10^scale) / (24q·10^scale)⌋,
+             -- an exact integer division (of non-negative integers, so truncation is the floor).
+             (${floorDiv(sql`20 * x.score_numerator + 12 * x.q * ${scale}`, sql`24 * x.q * ${scale}`)})::int as score_tenths,
+             -- domain: churnRisk = 1 − exp(−recency / (2·typicalGap)). Beyond a ratio of 20 the
+             -- value is within 3·10⁻⁹ of 1, i.e. 1 at the stored five decimals; exp() of a
+             -- larger ratio would underflow a double.
+             x.recency_days / (2 * x.typical_gap::float8) as silence_ratio
+      from weighted x
+    ),
+    snapshot as (
+      select x.party_id,
+             x.recency_days, x.frequency, x.monetary,
+             case when x.rated > 0 then x.rating_sum::numeric / x.rated end as satisfaction_mean,
+             x.satisfying, x.converted, x.interactions, x.typical_gap,
+             x.r, x.f, x.m,
+             (case
+                when x.r_high and x.f_high and x.m_high then 'IMPORTANT_VALUE'
+                when x.r_high and not x.f_high and x.m_high then 'IMPORTANT_DEVELOP'
+                when not x.r_high and x.f_high and x.m_high then 'IMPORTANT_RETAIN'
+                when not x.r_high and not x.f_high and x.m_high then 'IMPORTANT_WIN_BACK'
+                when x.r_high and x.f_high then 'GENERAL_VALUE'
+                when x.r_high then 'GENERAL_DEVELOP'
+                when x.f_high then 'GENERAL_RETAIN'
+                else 'GENERAL_WIN_BACK'
+              end)::segment as segment,
+             -- Components are stored at the column's five decimals (rounded half away from zero);
+             -- the score above uses their exact values.
+             (x.r - 1) * 0.25 as recency_component,
+             (x.f - 1) * 0.25 as frequency_component,
+             (x.m - 1) * 0.25 as monetary_component,
+             case when x.rated > 0 then (x.rating_sum - x.rated)::numeric / (4 * x.rated) else 0.5 end as satisfaction_component,
+             least(x.converted, 3)::numeric / 3 as referrals_component,
+             least(x.interactions, 12)::numeric / 12 as engagement_component,
+             x.score_tenths * 0.1 as score,
+             -- domain: tiers by the (rounded) score: ≥ platinum, ≥ gold, ≥ silver, else bronze.
+             (case
+                when x.score_tenths >= ${tiers.platinum * 10} then 'PLATINUM'
+                when x.score_tenths >= ${tiers.gold * 10} then 'GOLD'
+                when x.score_tenths >= ${tiers.silver * 10} then 'SILVER'
+                else 'BRONZE'
+              end)::tier as tier,
+             case when x.silence_ratio >= 20 then 1::numeric
+                  else (1 - exp(-x.silence_ratio))::numeric end as churn_risk,
+             -- domain: loyal ⇔ satisfying orders in the window ≥ loyalAfter.
+             x.satisfying >= ${loyalAfter} as loyal
+      from scored x
+    ),
+    deleted as (
+      delete from loyalty_snapshots s
+      where s.tenant_id = ${tenantId} and s.as_of = ${day}
+      returning s.party_id
+    ),
+    cleared as (
+      -- Reading every deleted row before the insert below yields its first row makes the delete
+      -- complete first: the new rows reuse the deleted rows' keys.
+      select count(*) as replaced from deleted
+    ),
+    inserted as (
+      insert into loyalty_snapshots (
+        tenant_id, party_id, as_of, run_id, recency_days, frequency, monetary, satisfaction_mean,
+        satisfying_orders, converted_referrals, interactions, typical_gap_days, r, f, m, segment,
+        recency_component, frequency_component, monetary_component, satisfaction_component,
+        referrals_component, engagement_component, score, tier, churn_risk, loyal, rule_version)
+      select ${tenantId}, x.party_id, ${day}, ${runId}::uuid, x.recency_days, x.frequency, x.monetary, x.satisfaction_mean,
+             x.satisfying, x.converted, x.interactions, x.typical_gap, x.r, x.f, x.m, x.segment,
+             x.recency_component, x.frequency_component, x.monetary_component, x.satisfaction_component,
+             x.referrals_component, x.engagement_component, x.score, x.tier, x.churn_risk, x.loyal, ${ruleVersion}::int
+      from snapshot x cross join cleared
+      -- In key order: the primary key and the foreign-key checks then walk their indexes
+      -- in order instead of at random.
+      order by x.party_id
+      returning party_id, score, segment, tier
+    ),
+    dropped as (
+      -- Parties scored for this day before but not now (archived since, say): their copy falls
+      -- back to their latest other snapshot, earlier than this day (or to none). EXCEPT hashes
+      -- or sorts; an anti-join between two CTE scans could be planned as a nested loop.
+      select x.party_id, prev.as_of, prev.score, prev.segment, prev.tier
+      from (select party_id from deleted except select party_id from inserted) x
+      left join lateral (
+        select s.as_of, s.score, s.segment, s.tier from loyalty_snapshots s
+        where s.tenant_id = ${tenantId} and s.party_id = x.party_id and s.as_of < ${day}
+        order by s.as_of desc limit 1
+      ) prev on true
+    ),
+    latest as (
+      select i.party_id, ${day} as as_of, i.score, i.segment, i.tier from inserted i
+      union all
+      select d.party_id, d.as_of, d.score, d.segment, d.tier from dropped d
+    ),
+    updated as (
+      -- The parties' copy of their latest snapshot, for lists that filter and sort by it; an
+      -- older day scored again does not overwrite a newer day's copy.
+      update parties p
+      set loyalty_as_of = l.as_of, loyalty_score = l.score, loyalty_segment = l.segment, loyalty_tier = l.tier
+      from latest l
+      where p.tenant_id = ${tenantId} and p.id = l.party_id
+        and (p.loyalty_as_of is null or p.loyalty_as_of <= ${day})
+        and (p.loyalty_as_of, p.loyalty_score, p.loyalty_segment, p.loyalty_tier)
+            is distinct from (l.as_of, l.score, l.segment, l.tier)
+      returning 1
+    )
+    select (select count(*) from inserted)::int as scored,
+           (select replaced from cleared)::int as replaced,
+           (select count(*) from updated)::int as updated`;
+}

@@ -1,0 +1,81 @@
+import {
+  countScoringRuns,
+  listScoringRuns,
+  runScoringInTransaction,
+  scoringRunCursor,
+  scoringRunStatuses,
+  type AfterScoring,
+  type ScoringRunRow,
+} from '@guanxi/core/loyalty';
+import { todayUtc } from '@guanxi/core';
+import { builder } from '../builder';
+import { keysetConnection } from '../connections';
+import { payloadType, runMutation } from '../errors';
+
+const ScoringRunStatusEnum = builder.enumType('ScoringRunStatus', { values: scoringRunStatuses });
+
+export const ScoringRun = builder.objectRef<ScoringRunRow>('ScoringRun').implement({
+  description: 'One attempt at scoring the tenant for a day (the nightly job, the CLI or runScoring).',
+  fields: (t) => ({
+    id: t.globalID({ resolve: (run) => ({ type: 'ScoringRun', id: run.id }) }),
+    asOf: t.field({ type: 'Date', description: 'The day scored.', resolve: (run) => run.asOf }),
+    status: t.field({ type: ScoringRunStatusEnum, resolve: (run) => run.status }),
+    startedAt: t.field({ type: 'DateTime', resolve: (run) => run.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.finishedAt }),
+    durationMs: t.exposeInt('durationMs', { nullable: true }),
+    partiesScored: t.exposeInt('partiesScored', { nullable: true, description: 'Snapshots written (null unless SUCCEEDED).' }),
+    stageMoves: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'Moves the stage policy made after scoring, per rule.',
+      resolve: (run) => run.stageMoves,
+    }),
+    ruleVersion: t.exposeInt('ruleVersion', { nullable: true }),
+    triggeredBy: t.exposeString('triggeredBy', { nullable: true, description: 'nightly, cli, or the API caller (kind:id).' }),
+    error: t.exposeString('error', { nullable: true, description: 'Why a FAILED run failed.' }),
+  }),
+});
+
+builder.queryField('scoringRuns', (t) =>
+  t.connection(
+    {
+      type: ScoringRun,
+      authScopes: { admin: true },
+      description: "The tenant's scoring runs, newest first.",
+      resolve: (_root, args) =>
+        keysetConnection<ScoringRunRow>(args, scoringRunCursor, (page) => listScoringRuns(page), () => countScoringRuns()),
+    },
+    {
+      name: 'ScoringRunConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (connection) => connection.totalCount() }) }),
+    },
+  ),
+);
+
+/**
+ * What the run does after scoring (the stage policy). Wired where the stage policy is: until then
+ * an API run scores only.
+ */
+export const afterScoring: AfterScoring | undefined = undefined;
+
+const RunScoringInput = builder.inputType('RunScoringInput', {
+  fields: (t) => ({
+    asOf: t.field({ type: 'Date', description: 'The day to score; default today (UTC). Not in the future.' }),
+  }),
+});
+
+builder.mutationField('runScoring', (t) =>
+  t.field({
+    type: payloadType<{ runs: ScoringRunRow[] }>('RunScoringPayload', (p) => ({
+      runs: p.field({ type: [ScoringRun], nullable: true, resolve: (payload) => payload.runs ?? null }),
+    })),
+    authScopes: { admin: true },
+    description:
+      "Scores the caller's tenant for a day now, as the nightly job does; scoring the same day again replaces it. A failure comes back as a FAILED run; CONFLICT while another run scores the tenant.",
+    args: { input: t.arg({ type: RunScoringInput, required: true }) },
+    resolve: (_root, { input }) =>
+      runMutation(async () => ({
+        runs: [await runScoringInTransaction(input.asOf ?? todayUtc(), afterScoring ? { afterScoring } : {})],
+      })),
+  }),
+);

@@ -1,0 +1,137 @@
+import {
+  latestSnapshots,
+  snapshotCounts,
+  snapshotCursor,
+  snapshotHistoryPages,
+  type LoyaltySnapshotRow,
+} from '@guanxi/core/loyalty';
+import type { PartyRow } from '@guanxi/core/network';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../builder';
+import { checkPageSize, defaultPageSize } from '../connections';
+import { Party, SegmentEnum, TierEnum } from '../network/party';
+
+const LoyaltyComponents = builder.objectRef<LoyaltySnapshotRow>('LoyaltyComponents').implement({
+  description:
+    'The six components of the score, each in [0, 1], as stored (five decimals; the score uses their exact values).',
+  fields: (t) => ({
+    recency: t.float({ description: '(r − 1) / 4', resolve: (s) => Number(s.recencyComponent) }),
+    frequency: t.float({ description: '(f − 1) / 4', resolve: (s) => Number(s.frequencyComponent) }),
+    monetary: t.float({ description: '(m − 1) / 4', resolve: (s) => Number(s.monetaryComponent) }),
+    satisfaction: t.float({
+      description: '(mean order rating in the window − 1) / 4; 0.5 when no order in the window is rated.',
+      resolve: (s) => Number(s.satisfactionComponent),
+    }),
+    referrals: t.float({ description: 'min(1, converted referrals in the window / 3)', resolve: (s) => Number(s.referralsComponent) }),
+    engagement: t.float({ description: 'min(1, interactions in the window / 12)', resolve: (s) => Number(s.engagementComponent) }),
+  }),
+});
+
+export const LoyaltySnapshot = builder.objectRef<LoyaltySnapshotRow>('LoyaltySnapshot').implement({
+  description:
+    "A party's loyalty score as of a day (客户忠诚度): every input, component and output, and the rule version that produced them.",
+  fields: (t) => ({
+    party: t.field({ type: Party, resolve: (s) => s.partyId }),
+    partyId: t.id({
+      description: "The party's id (the same as party.id), readable with the loyalty scope alone.",
+      resolve: (s) => encodeGlobalID('Party', s.partyId),
+    }),
+    asOf: t.field({ type: 'Date', description: 'The day D this snapshot scores.', resolve: (s) => s.asOf }),
+    recencyDays: t.exposeInt('recencyDays', { description: 'D − date of the last order on or before D.' }),
+    frequency: t.exposeInt('frequency', { description: 'Orders in the window.' }),
+    monetary: t.field({ type: 'Decimal', description: 'Sum of the amounts of the orders in the window.', resolve: (s) => s.monetary }),
+    satisfactionMean: t.float({
+      nullable: true,
+      description: 'Mean rating of the rated orders in the window; null when none is rated.',
+      resolve: (s) => (s.satisfactionMean === null ? null : Number(s.satisfactionMean)),
+    }),
+    satisfyingOrders: t.exposeInt('satisfyingOrders', { description: 'Orders in the window rated ≥ 4 or not rated.' }),
+    convertedReferrals: t.exposeInt('convertedReferrals', { description: 'Referrals by this party converted in the window.' }),
+    interactions: t.exposeInt('interactions', { description: 'Interactions in the window.' }),
+    typicalGapDays: t.float({
+      description: 'max(1, mean days between consecutive orders in the window), or windowDays / 2 with fewer than 2.',
+      resolve: (s) => Number(s.typicalGapDays),
+    }),
+    r: t.exposeInt('r', { description: 'Recency quintile, 1–5 (5: the most recent buyers).' }),
+    f: t.exposeInt('f', { description: 'Frequency quintile, 1–5.' }),
+    m: t.exposeInt('m', { description: 'Monetary quintile, 1–5.' }),
+    segment: t.field({ type: SegmentEnum, resolve: (s) => s.segment }),
+    score: t.field({ type: 'Decimal', description: '0–100, one decimal.', resolve: (s) => s.score }),
+    tier: t.field({ type: TierEnum, resolve: (s) => s.tier }),
+    churnRisk: t.float({ description: '1 − exp(−recencyDays / (2 · typicalGapDays)), in [0, 1].', resolve: (s) => Number(s.churnRisk) }),
+    loyal: t.exposeBoolean('loyal', { description: 'Satisfying orders in the window ≥ loyalAfter.' }),
+    components: t.field({ type: LoyaltyComponents, resolve: (s) => s }),
+    ruleVersion: t.exposeInt('ruleVersion', { description: "The tenant's rule version that produced this snapshot." }),
+  }),
+});
+
+interface HistoryPage {
+  partyId: string;
+  rows: LoyaltySnapshotRow[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+}
+
+const LoyaltyHistoryConnection = builder.objectRef<HistoryPage>('LoyaltyHistoryConnection').implement({
+  fields: (t) => ({
+    edges: t.field({
+      type: [
+        builder.objectRef<LoyaltySnapshotRow>('LoyaltyHistoryEdge').implement({
+          fields: (e) => ({
+            cursor: e.string({ resolve: (row) => snapshotCursor(row) }),
+            node: e.field({ type: LoyaltySnapshot, resolve: (row) => row }),
+          }),
+        }),
+      ],
+      resolve: (page) => page.rows,
+    }),
+    pageInfo: t.field({
+      type: builder.pageInfoRef(),
+      resolve: (page) => ({
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: page.rows[0] ? snapshotCursor(page.rows[0]) : null,
+        endCursor: page.rows.at(-1) ? snapshotCursor(page.rows.at(-1)!) : null,
+      }),
+    }),
+    totalCount: t.loadable({
+      type: 'Int',
+      description: 'Snapshots of this party, all pages.',
+      load: async (partyIds: string[]) => {
+        const counts = await snapshotCounts(partyIds);
+        return partyIds.map((id) => counts.get(id) ?? 0);
+      },
+      resolve: (page) => page.partyId,
+    }),
+  }),
+});
+
+builder.objectFields(Party, (t) => ({
+  loyalty: t.loadable({
+    type: LoyaltySnapshot,
+    nullable: true,
+    authScopes: { loyaltyRead: true },
+    description: 'The latest loyalty snapshot (the most recent scored day); null before the party is first scored.',
+    byPath: true,
+    // One statement for every party of the page.
+    load: async (partyIds: string[]) => {
+      const latest = await latestSnapshots(partyIds);
+      return partyIds.map((id) => latest.get(id) ?? null);
+    },
+    resolve: (party: PartyRow) => party.id,
+  }),
+  loyaltyHistory: t.loadable({
+    type: LoyaltyHistoryConnection,
+    authScopes: { loyaltyRead: true },
+    description: "The party's loyalty snapshots, newest day first.",
+    byPath: true,
+    args: { first: t.arg.int({ defaultValue: defaultPageSize }), after: t.arg.string() },
+    // One statement for every party of the page (the loader batches by field path and arguments).
+    load: async (partyIds: string[], _context, args) => {
+      checkPageSize(args);
+      const pages = await snapshotHistoryPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
+      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
+    },
+    resolve: (party: PartyRow) => party.id,
+  }),
+}));
