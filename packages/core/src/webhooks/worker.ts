@@ -17,6 +17,8 @@ export interface DeliverOptions extends TargetPolicy {
   timeoutMs?: number;
   /** For tests: the jitter's random source, in [0, 1). */
   random?: () => number;
+  /** Only these tenants' deliveries (a per-tenant worker; tests sharing one database). */
+  tenantIds?: string[];
 }
 
 export interface DeliveryRunSummary {
@@ -66,7 +68,10 @@ interface Outcome {
 export async function deliverDueWebhooks(db: Database, options: DeliverOptions = {}): Promise<DeliveryRunSummary> {
   const summary: DeliveryRunSummary = { attempted: 0, delivered: 0, retrying: 0, failed: 0 };
   let remaining = options.limit ?? 100;
-  for (const tenant of await listTenants(db)) {
+  const tenants = options.tenantIds
+    ? options.tenantIds.map((id) => ({ id }))
+    : await listTenants(db);
+  for (const tenant of tenants) {
     if (remaining <= 0) break;
     const claimed = await claim(db, tenant.id, remaining, options);
     remaining -= claimed.length;

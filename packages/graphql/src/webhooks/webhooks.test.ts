@@ -95,7 +95,7 @@ describe('webhooks', () => {
     expect(webhooks).toEqual([{ id: hook.id, url: receiverUrl, events: ['party.*'] }]);
 
     await asTenant(api.handle, tenant.tenantId, () => emitEvent('party.created', { party: { id: 'p1' } }));
-    const summary = await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true });
+    const summary = await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true });
     expect(summary).toMatchObject({ attempted: 1, delivered: 1 });
 
     expect(received).toHaveLength(1);
@@ -125,7 +125,7 @@ describe('webhooks', () => {
     await asTenant(api.handle, tenant.tenantId, () => emitEvent('referral.converted', { referral: { id: 'r1' } }));
     replies = [500, 'hang', 200];
     let now = new Date();
-    const run = () => deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true, now, timeoutMs: 300, random: () => 0.5 });
+    const run = () => deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true, now, timeoutMs: 300, random: () => 0.5 });
 
     expect(await run()).toMatchObject({ attempted: 1, retrying: 1 });
     let [row] = await deliveries(tenant, hook.id);
@@ -160,12 +160,12 @@ describe('webhooks', () => {
     replies = Array(maxDeliveryAttempts).fill(503);
     let now = new Date();
     for (let i = 0; i < maxDeliveryAttempts; i++) {
-      await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true, now });
+      await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true, now });
       now = new Date(now.getTime() + 7 * 3600_000);
     }
     const [row] = await deliveries(tenant, hook.id);
     expect(row).toMatchObject({ status: 'FAILED', attempts: maxDeliveryAttempts, responseCode: 503, nextAttemptAt: null });
-    expect(await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true, now })).toMatchObject({ attempted: 0 });
+    expect(await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true, now })).toMatchObject({ attempted: 0 });
   });
 
   test('nothing is queued or sent for a rolled-back change', async () => {
@@ -187,7 +187,7 @@ describe('webhooks', () => {
       }),
     ).rejects.toThrow('boom');
     expect(await tenantRows(api.handle, tenant.tenantId, 'select id from webhook_deliveries')).toEqual([]);
-    await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true });
+    await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true });
     expect(received).toEqual([]);
     expect(await deliveries(tenant, hook.id)).toEqual([]);
   });
@@ -200,9 +200,9 @@ describe('webhooks', () => {
     expect(received).toEqual([]);
     // A worker that claimed the row and died mid-send: the lease runs out, the row is due again.
     await tenantRows(api.handle, tenant.tenantId, `update webhook_deliveries set next_attempt_at = now() + interval '70 seconds'`);
-    expect(await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true })).toMatchObject({ attempted: 0 });
+    expect(await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true })).toMatchObject({ attempted: 0 });
     const later = new Date(Date.now() + 71_000);
-    expect(await deliverDueWebhooks(api.handle.db, { allowInsecureTargets: true, now: later })).toMatchObject({ delivered: 1 });
+    expect(await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true, now: later })).toMatchObject({ delivered: 1 });
     expect(JSON.parse(received[0]!.body).data).toEqual({ party: { id: 'p9' } });
     expect((await deliveries(tenant, hook.id))[0].status).toBe('DELIVERED');
   });
@@ -250,7 +250,7 @@ describe('webhooks', () => {
     // Created where loopback is allowed, then delivered by a production worker: refused at send time.
     const hook = await subscribe(tenant, ['*']);
     await asTenant(api.handle, tenant.tenantId, () => emitEvent('party.created', { party: { id: 'p' } }));
-    await deliverDueWebhooks(api.handle.db, {});
+    await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId] });
     expect(received).toEqual([]);
     const [row] = await deliveries(tenant, hook.id);
     expect(row).toMatchObject({ status: 'PENDING', attempts: 1 });
