@@ -8,6 +8,7 @@ import {
   type ScoringRunRow,
 } from '@guanxi/core/loyalty';
 import { todayUtc } from '@guanxi/core';
+import { applyStagePolicy } from '@guanxi/core/stages';
 import { builder } from '../builder';
 import { keysetConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
@@ -52,11 +53,8 @@ builder.queryField('scoringRuns', (t) =>
   ),
 );
 
-/**
- * What the run does after scoring (the stage policy). Wired where the stage policy is: until then
- * an API run scores only.
- */
-export const afterScoring: AfterScoring | undefined = undefined;
+/** domain: the nightly job applies the stage policy right after scoring; an API run does too. */
+const afterScoring: AfterScoring = (_tenantId, asOf) => applyStagePolicy(asOf);
 
 const RunScoringInput = builder.inputType('RunScoringInput', {
   fields: (t) => ({
@@ -71,11 +69,11 @@ builder.mutationField('runScoring', (t) =>
     })),
     authScopes: { admin: true },
     description:
-      "Scores the caller's tenant for a day now, as the nightly job does; scoring the same day again replaces it. A failure comes back as a FAILED run; CONFLICT while another run scores the tenant.",
+      "Scores the caller's tenant for a day now and applies the stage policy, as the nightly job does; scoring the same day again replaces it. A failure comes back as a FAILED run; CONFLICT while another run scores the tenant.",
     args: { input: t.arg({ type: RunScoringInput, required: true }) },
     resolve: (_root, { input }) =>
       runMutation(async () => ({
-        runs: [await runScoringInTransaction(input.asOf ?? todayUtc(), afterScoring ? { afterScoring } : {})],
+        runs: [await runScoringInTransaction(input.asOf ?? todayUtc(), { afterScoring })],
       })),
   }),
 );

@@ -766,12 +766,21 @@ describe('GraphQL: runScoring, Party.loyalty, analytics, scoringRuns', () => {
     ids = await load(tenant.tenantId, [...parties, ...randomParties(D, 60, 21), { key: 'never' }], referrals);
     for (const asOf of [D1, D]) {
       const { runScoring } = await tenant.query(
-        `mutation ($asOf: Date) { runScoring(input: { asOf: $asOf }) { runs { asOf status partiesScored error ruleVersion triggeredBy } userErrors { code } } }`,
+        `mutation ($asOf: Date) { runScoring(input: { asOf: $asOf }) { runs { asOf status partiesScored error ruleVersion triggeredBy stageMoves } userErrors { code } } }`,
         { asOf },
       );
       expect(runScoring.userErrors).toEqual([]);
       expect(runScoring.runs).toEqual([
-        { asOf, status: 'SUCCEEDED', partiesScored: expect.any(Number), error: null, ruleVersion: 1, triggeredBy: expect.stringMatching(/^API_KEY:/) },
+        {
+          asOf,
+          status: 'SUCCEEDED',
+          partiesScored: expect.any(Number),
+          error: null,
+          ruleVersion: 1,
+          triggeredBy: expect.stringMatching(/^API_KEY:/),
+          // The stage policy ran after scoring, in the same transaction.
+          stageMoves: expect.objectContaining({ FIRST_SATISFYING_ORDER: expect.any(Number), parties: expect.any(Number) }),
+        },
       ]);
     }
     first = await expectMatchesReference(tenant.tenantId, D1);

@@ -1,0 +1,51 @@
+/**
+ * What every guanxi function has in common. Handlers are given from the repository root, the way
+ * SST resolves them (`<file without .ts>.<export>`).
+ */
+export const handlers = {
+  api: 'packages/functions/src/handlers/api.handler',
+  migrate: 'packages/functions/src/handlers/migrate.handler',
+  scoring: 'packages/functions/src/handlers/scoring.handler',
+  scoringTenant: 'packages/functions/src/handlers/scoring-tenant.handler',
+  webhookWorker: 'packages/functions/src/handlers/webhook-worker.handler',
+} as const;
+
+/** Node 22: a global WebSocket (the Neon driver needs no `ws`), and AWS's supported LTS. */
+export const runtime = 'nodejs22.x' as const;
+
+/**
+ * Never on the Lambda path, so never in a Lambda bundle: embedded PGlite (several MB of wasm) and
+ * node-postgres are the laptop and CI drivers; `ws` is only for Node 20 (nodejs22.x has
+ * WebSocket). Keep in step with `lambdaExternals` in packages/functions/scripts/build-functions.mjs
+ * (test/infra.test.ts checks that they agree).
+ */
+export const lambdaExternals = [
+  '@electric-sql/pglite',
+  '@electric-sql/pglite/*',
+  'drizzle-orm/pglite',
+  'drizzle-orm/pglite/*',
+  'pg',
+  'pg-native',
+  'drizzle-orm/node-postgres',
+  'drizzle-orm/node-postgres/*',
+  'ws',
+  'bufferutil',
+  'utf-8-validate',
+];
+
+/** Bundling as build-functions.mjs measures it: ESM, minified, dev-only drivers left out. */
+export const nodejs = {
+  format: 'esm' as const,
+  minify: true,
+  sourcemap: true,
+  esbuild: { external: lambdaExternals },
+};
+
+/** Environment shared by the functions: production rules everywhere on AWS (dev stages included). */
+export const environment = {
+  GUANXI_ENV: 'production',
+  NODE_OPTIONS: '--enable-source-maps',
+};
+
+/** Log retention: long enough to look back at a month of nightly runs, short enough to cost little. */
+export const logging = { retention: '1 month' as const, format: 'json' as const };
