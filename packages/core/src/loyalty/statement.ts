@@ -4,6 +4,7 @@ import type { TenantSettings } from '../access/settings';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { calendarDate } from '../validation';
+import { hasSubscribers, patternsMatching, webhookDeliveries, webhooks, type WebhookEvent } from '../webhooks';
 
 /** Refusal to score a tenant whose scoring another run is doing right now (the tenant's lock). */
 export class ScoringAlreadyRunningError extends Error {
@@ -113,6 +114,7 @@ export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {
     settings: tenant.settings,
     ruleVersion: tenant.ruleVersion,
     runId: options.runId ?? null,
+    segmentEvents: await hasSubscribers('loyalty.segment_changed'),
   });
   if (options.afterWrite) await options.afterWrite();
   return { asOf, ...result, ruleVersion: tenant.ruleVersion };
@@ -124,6 +126,12 @@ export interface StatementInput {
   settings: TenantSettings;
   ruleVersion: number;
   runId: string | null;
+  /**
+   * Queue a `loyalty.segment_changed` webhook event for every party whose latest segment this run
+   * changes (including its first segment), in the same statement. Off when no webhook listens:
+   * reading the parties' previous copy costs an index probe per changed party.
+   */
+  segmentEvents?: boolean;
 }
 
 /**
@@ -142,7 +150,7 @@ async function writeSnapshots(input: StatementInput): Promise<{ partiesScored: n
 
 /** The statement itself (exported for EXPLAIN in benchmarks). */
 export function scoringStatement(input: StatementInput): SQL {
-  const { tenantId, asOf, settings, ruleVersion, runId } = input;
+  const { tenantId, asOf, settings, ruleVersion, runId, segmentEvents = false } = input;
   const windowDays = settings.scoring.windowDays;
   const { weights, tiers } = settings.scoring;
   const { units: w, scale, floorDiv } = weightUnits(weights);
@@ -356,14 +364,37 @@ export function scoringStatement(input: StatementInput): SQL {
       -- older day scored again does not overwrite a newer day's copy.
       update parties p
       set loyalty_as_of = l.as_of, loyalty_score = l.score, loyalty_segment = l.segment, loyalty_tier = l.tier
-      from latest l
+      from latest l${segmentEvents ? sql`
+      -- The same row as it was before this statement: its segment before the update.
+      join parties before on before.tenant_id = ${tenantId} and before.id = l.party_id` : sql``}
       where p.tenant_id = ${tenantId} and p.id = l.party_id
         and (p.loyalty_as_of is null or p.loyalty_as_of <= ${day})
         and (p.loyalty_as_of, p.loyalty_score, p.loyalty_segment, p.loyalty_tier)
             is distinct from (l.as_of, l.score, l.segment, l.tier)
-      returning 1
-    )
+      returning ${segmentEvents ? sql`p.id, before.loyalty_segment as from_segment, l.segment, l.as_of, l.score, l.tier` : sql`1`}
+    )${segmentEvents ? segmentEventsCte(tenantId, day) : sql``}
     select (select count(*) from inserted)::int as scored,
            (select replaced from cleared)::int as replaced,
            (select count(*) from updated)::int as updated`;
+}
+
+/**
+ * The outbox rows of `loyalty.segment_changed` (see `emitEvent`): one per party scored this day
+ * whose segment differs from its copy before the run, per webhook listening: ids, segments, tier
+ * and the score (a decimal as text, as the API writes it), no personal field.
+ */
+function segmentEventsCte(tenantId: string, day: SQL): SQL {
+  const event: WebhookEvent = 'loyalty.segment_changed';
+  return sql`,
+    segment_events as (
+      insert into ${webhookDeliveries} (tenant_id, id, webhook_id, event, payload)
+      select w.tenant_id, gen_random_uuid(), w.id, ${event},
+             jsonb_build_object('party', jsonb_build_object('id', u.id), 'from', u.from_segment, 'to', u.segment,
+                                'asOf', u.as_of, 'score', u.score::text, 'tier', u.tier)
+      from updated u cross join ${webhooks} w
+      where u.as_of = ${day} and u.segment is distinct from u.from_segment
+        and w.tenant_id = ${tenantId} and w.deleted_at is null
+        and w.events && ${sql.param(patternsMatching(event))}::text[]
+      returning 1
+    )`;
 }

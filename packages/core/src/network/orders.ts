@@ -2,11 +2,13 @@ import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { currentTenant } from '../access';
 import { recordAudit } from '../audit';
+import { convertReferralForOrder, type ReferralRow } from '../referrals/referrals';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor } from '../pagination';
 import { parseInput } from '../validation';
+import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
 import { parties } from './parties.sql';
 import { requireParty } from './parties';
@@ -105,10 +107,11 @@ export interface RecordOrderInput {
 }
 
 /**
- * Records a purchase. A PROSPECT becomes a CUSTOMER in the same transaction (domain: a prospect
- * turns into a customer by itself when its first order is recorded).
+ * Records a purchase, in one transaction with what it sets off (domain): a PROSPECT becomes a
+ * CUSTOMER, and the referee's first order since a PENDING referral converts it (and rewards it
+ * under the tenant's autoReward). `referral` is the referral the order converted, else null.
  */
-export async function recordOrder(input: RecordOrderInput): Promise<OrderRow> {
+export async function recordOrder(input: RecordOrderInput): Promise<{ order: OrderRow; referral: ReferralRow | null }> {
   const tenant = await currentTenant();
   const data = parseInput(recordOrderInput(tenant.currency), input);
   // An id that is not even a uuid names no party (and must not reach a uuid column as text).
@@ -156,7 +159,9 @@ export async function recordOrder(input: RecordOrderInput): Promise<OrderRow> {
     entityIds: [order.id, party.id],
     details: { amount: order.amount, currency: order.currency, ...(becameCustomer ? { partyKind: { from: 'PROSPECT', to: 'CUSTOMER' } } : {}) },
   });
-  return order;
+  if (becameCustomer) await emitEvent('party.updated', { party: { id: party.id }, changedFields: ['kind'] });
+  const referral = await convertReferralForOrder(order);
+  return { order, referral };
 }
 
 function duplicateExternalId(): UserError {

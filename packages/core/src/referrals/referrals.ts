@@ -16,6 +16,7 @@ import { requireParty, type PartyRow } from '../network/parties';
 import { relationships } from '../network/relationships.sql';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { parseInput, todayUtc } from '../validation';
+import { emitEvent } from '../webhooks';
 import {
   referralCodes,
   referrals,
@@ -663,7 +664,29 @@ export async function createReferral(input: CreateReferralInput): Promise<Referr
       fraudSignals: signals.map((s) => s.kind),
     },
   });
+  await emitEvent('referral.created', referralEvent(referral));
   return referral;
+}
+
+/**
+ * What a referral.* webhook carries: ids, status, dates and money, no personal fields (a partner
+ * reads the parties by id; an erasure then has nothing of the person in the outbox to redact).
+ */
+function referralEvent(row: ReferralRow): Record<string, unknown> {
+  return {
+    referral: {
+      id: row.id,
+      referrer: { id: row.referrerId },
+      referee: { id: row.refereeId },
+      status: row.status,
+      channel: row.channel,
+      createdAt: row.createdAt.toISOString(),
+      convertedAt: row.convertedAt?.toISOString() ?? null,
+      convertingOrder: row.convertingOrderId ? { id: row.convertingOrderId } : null,
+      reward: row.rewardAmount === null ? null : { amount: row.rewardAmount, currency: row.rewardCurrency },
+      fraudSignals: row.fraudSignals.map((signal) => signal.kind),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,6 +730,7 @@ async function applyReward(referral: ReferralRow, reward: string, currency: stri
     entityIds: [referral.id, referral.referrerId],
     details: { amount: reward, currency, automatic },
   });
+  await emitEvent('referral.rewarded', { ...referralEvent(row!), automatic });
   return row!;
 }
 
@@ -750,6 +774,7 @@ async function markConverted(
     entityIds: [referral.id, referral.refereeId, ...(orderId ? [orderId] : [])],
     details: { automatic, orderId, fraudSignals: signals.map((s) => s.kind) },
   });
+  await emitEvent('referral.converted', { ...referralEvent(row!), automatic });
   return row!;
 }
 

@@ -123,6 +123,17 @@ export async function emitEvent(event: WebhookEvent, data: Record<string, unknow
     )}`);
 }
 
+/** Whether any active webhook of the tenant listens to `event` (to skip work no one will read). */
+export async function hasSubscribers(event: WebhookEvent): Promise<boolean> {
+  const [row] = await useTransaction()
+    .select({ n: count() })
+    .from(webhooks)
+    .where(
+      and(eq(webhooks.tenantId, useTenantId()), isNull(webhooks.deletedAt), arrayOverlaps(webhooks.events, patternsMatching(event))),
+    );
+  return Number(row?.n ?? 0) > 0;
+}
+
 /** The cursor of a delivery in the log (newest first). */
 export function deliveryCursor(row: WebhookDeliveryRow): string {
   return encodeCursor(['delivery', row.createdAt.toISOString(), row.id]);

@@ -596,6 +596,55 @@ describe('runs: idempotence, interruption, the lock, failures', () => {
     expect(await dayRows(tenant.tenantId, D)).toEqual(rowsBefore);
   });
 
+  test('loyalty.segment_changed: one event per party whose latest segment the run changes, none for a re-run or an older day', async () => {
+    const tenant = await api.newTenant();
+    await load(tenant.tenantId, randomParties(D, 40, 11));
+    await tenantRows(
+      api.handle,
+      tenant.tenantId,
+      `insert into webhooks (tenant_id, id, url, events, secret) values ('${tenant.tenantId}', '${randomUUID()}', 'https://partner.example/hook', '{loyalty.*}', 'whsec_test')`,
+    );
+    const events = () =>
+      tenantRows<{ payload: { party: { id: string }; from: string | null; to: string; asOf: string; score: string; tier: string } }>(
+        api.handle,
+        tenant.tenantId,
+        `select payload from webhook_deliveries where event = 'loyalty.segment_changed' order by payload #>> '{party,id}', payload ->> 'asOf'`,
+      );
+    const segments = async (asOf: string) =>
+      new Map(
+        (await tenantRows<{ party_id: string; segment: string }>(api.handle, tenant.tenantId, `select party_id::text, segment::text from loyalty_snapshots where as_of = '${asOf}'`)).map(
+          (r) => [r.party_id, r.segment],
+        ),
+      );
+
+    // The first day: every scored party gets its first segment (from null).
+    const earlier = '2025-03-31';
+    await runTenantScoring(api.handle.db, tenant.tenantId, earlier);
+    const first = await segments(earlier);
+    expect(first.size).toBeGreaterThan(0);
+    const firstEvents = await events();
+    expect(firstEvents.map((e) => e.payload)).toEqual(
+      [...first].sort(([a], [b]) => a.localeCompare(b)).map(([id, segment]) => ({ party: { id }, from: null, to: segment, asOf: earlier, score: expect.any(String), tier: expect.any(String) })),
+    );
+
+    // The next day: only the parties whose segment moved (or who were scored for the first time).
+    await runTenantScoring(api.handle.db, tenant.tenantId, D);
+    const second = await segments(D);
+    const moved = [...second].filter(([id, segment]) => first.get(id) !== segment);
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.length).toBeLessThan(second.size);
+    const secondEvents = (await events()).filter((e) => e.payload.asOf === D).map((e) => e.payload);
+    expect(secondEvents).toEqual(
+      moved.sort(([a], [b]) => a.localeCompare(b)).map(([id, segment]) => expect.objectContaining({ party: { id }, from: first.get(id) ?? null, to: segment })),
+    );
+
+    // The same day again and an older day again change no latest segment: no new event.
+    const count = (await events()).length;
+    await runTenantScoring(api.handle.db, tenant.tenantId, D);
+    await runTenantScoring(api.handle.db, tenant.tenantId, earlier);
+    expect(await events()).toHaveLength(count);
+  });
+
   test('a party archived since is dropped from the day scored again, and its copy falls back to its previous day', async () => {
     const tenant = await api.newTenant();
     const ids = await load(tenant.tenantId, [

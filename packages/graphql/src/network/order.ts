@@ -6,9 +6,11 @@ import {
   recordOrder,
   type OrderRow,
 } from '@guanxi/core/network';
+import type { ReferralRow } from '@guanxi/core/referrals';
 import { builder } from '../builder';
 import { checkPageSize, defaultPageSize } from '../connections';
 import { payloadType, runMutation } from '../errors';
+import { Referral } from '../referrals/referral';
 import { Party } from './party';
 
 export const Order = builder.loadableNode('Order', {
@@ -106,17 +108,24 @@ const RecordOrderInput = builder.inputType('RecordOrderInput', {
   }),
 });
 
-const RecordOrderPayload = payloadType<{ order: OrderRow }>('RecordOrderPayload', (t) => ({
+const RecordOrderPayload = payloadType<{ order: OrderRow; referral: ReferralRow | null }>('RecordOrderPayload', (t) => ({
   order: t.field({ type: Order, nullable: true, resolve: (p) => p.order ?? null }),
+  referral: t.field({
+    type: Referral,
+    nullable: true,
+    description: "The referral this order converted (the referee's first order since it was made), else null.",
+    resolve: (p) => p.referral ?? null,
+  }),
 }));
 
 builder.mutationField('recordOrder', (t) =>
   t.field({
     type: RecordOrderPayload,
     authScopes: { networkWrite: true },
-    description: 'Records a purchase; a PROSPECT becomes a CUSTOMER with it.',
+    description:
+      "Records a purchase; a PROSPECT becomes a CUSTOMER with it, and the referee's first order converts its PENDING referral (rewarded at once under autoReward).",
     args: { input: t.arg({ type: RecordOrderInput, required: true }) },
     resolve: (_root, { input }) =>
-      runMutation(async () => ({ order: await recordOrder({ ...input, partyId: input.partyId.id }) })),
+      runMutation(() => recordOrder({ ...input, partyId: input.partyId.id })),
   }),
 );

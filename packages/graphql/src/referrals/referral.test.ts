@@ -81,7 +81,8 @@ function settings(tenant: TenantClient, patch: Record<string, unknown>) {
 
 /**
  * An order row written with SQL, then the order hook called in the same transaction — what
- * recordOrder will do once it calls convertReferralForOrder.
+ * recordOrder does, but with any placedAt (recordOrder refuses one in the future, and these tests
+ * place orders minutes after a referral made just now). recordOrder itself: 'the order hook'.
  */
 function orderWithHook(tenant: TenantClient, who: Ref, amount: string, placedAt: Date) {
   return asTenant(api.handle, tenant.tenantId, async () => {
@@ -853,3 +854,59 @@ describe('batched reads', () => {
     expect(twelve).toBeLessThanOrEqual(12);
   });
 });
+
+describe('the order hook in recordOrder', () => {
+  const recordOrder = `mutation ($input: RecordOrderInput!) {
+    recordOrder(input: $input) { order { id amount } referral { ${referralFields} } userErrors { code field message } }
+  }`;
+
+  /** Queued webhook events of the tenant, oldest first: what partners will be sent. */
+  async function events(tenant: TenantClient) {
+    const rows = await tenantRows<{ event: string; payload: any }>(
+      api.handle,
+      tenant.tenantId,
+      'select event, payload from webhook_deliveries order by created_at, event',
+    );
+    return rows.map((row) => ({ event: row.event, referral: row.payload.referral }));
+  }
+
+  test("the referee's first recorded order converts and rewards in the same mutation; partners get referral.* events", async () => {
+    const tenant = await api.newTenant();
+    await run(
+      tenant,
+      `insert into webhooks (tenant_id, id, url, events, secret) values
+       ('${tenant.tenantId}', '${randomUUID()}', 'https://partner.example/hook', '{referral.*}', 'whsec_test')`,
+    );
+    // An order this soon after the referral would be flagged FAST_CONVERSION (and not rewarded).
+    await settings(tenant, { minMinutesToConvert: 0 });
+    const [a, b] = [await party(tenant, 'A'), await party(tenant, 'B')];
+    const made = await refer(tenant, a, b);
+
+    // A refused order (satisfaction out of range) converts nothing and queues nothing.
+    const before = await state(tenant);
+    const refusedOrder = (await tenant.query(recordOrder, { input: { partyId: b.id, amount: '199.90', satisfaction: 9 } })).recordOrder;
+    expect(refusedOrder).toMatchObject({ order: null, referral: null, userErrors: [expect.objectContaining({ code: 'VALIDATION' })] });
+    expect(await state(tenant)).toEqual(before);
+    expect((await events(tenant)).map((e) => e.event)).toEqual(['referral.created']);
+
+    const { recordOrder: first } = await tenant.query(recordOrder, { input: { partyId: b.id, amount: '199.90' } });
+    expect(first.userErrors).toEqual([]);
+    expect(first.referral).toMatchObject({ id: made.id, status: 'REWARDED', reward: { amount: '20.00', currency: 'CNY' } });
+    expect(first.referral.convertingOrder.id).toBe(first.order.id);
+    expect(await referral(tenant, made.id)).toMatchObject({ status: 'REWARDED', convertingOrder: { id: first.order.id } });
+
+    // The second order converts nothing: the payload says so.
+    const { recordOrder: second } = await tenant.query(recordOrder, { input: { partyId: b.id, amount: '10.00' } });
+    expect(second).toMatchObject({ referral: null, userErrors: [] });
+
+    const queued = await events(tenant);
+    expect(queued.map((e) => e.event)).toEqual(['referral.created', 'referral.converted', 'referral.rewarded']);
+    const referralUuid = uuidOf(made.id);
+    expect(queued[0]!.referral).toMatchObject({ id: referralUuid, status: 'PENDING', referrer: { id: a.uuid }, referee: { id: b.uuid }, reward: null });
+    expect(queued[1]!.referral).toMatchObject({ id: referralUuid, status: 'CONVERTED', convertingOrder: { id: uuidOf(first.order.id) } });
+    expect(queued[2]!.referral).toMatchObject({ id: referralUuid, status: 'REWARDED', reward: { amount: '20.00', currency: 'CNY' } });
+    // Ids and money only: no name of either person travels in the event.
+    expect(JSON.stringify(queued)).not.toMatch(/"A"|"B"|displayName/);
+  });
+});
+
