@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import {
+  apiScopes,
   createDatabase,
   isUuid,
   migrate,
@@ -12,12 +13,13 @@ import {
   type Role,
 } from '@guanxi/core';
 import { applyStagePolicy } from '@guanxi/core/stages';
-import { createTenant, listTenants } from '@guanxi/core/access';
+import { createApiKey, createTenant, listTenants } from '@guanxi/core/access';
 import { seedDemoTenant } from '@guanxi/core/seed';
 import { readSettings, type Settings } from './config';
 import { createOutput, type Output } from './cli/output';
 import { serve } from './cli/serve';
 import { describeImport, runImport } from './cli/import';
+import { runScoreCommand } from './cli/score';
 import { loadOrCreateDevKey, mintDevToken } from './local/dev-jwt';
 
 const usage = `guanxi <command> [options]
@@ -29,6 +31,11 @@ Commands:
                                  Create a deterministic demo tenant
   tenant create <name> [--currency CNY]
                                  Create a tenant; prints its id and an admin API key
+  key create --tenant <id> --name <name> [--scopes NETWORK_READ,…]
+                                 An API key for a partner (default: every scope); printed once
+  score [--tenant <id>] [--as-of YYYY-MM-DD]
+                                 Score loyalty for a day (default today, UTC) as the nightly job does,
+                                 then apply the stage policy; exit code 1 when a tenant failed
   stages apply [--tenant <id>] [--as-of YYYY-MM-DD]
                                  Run the automatic stage policy (the nightly job does it after scoring)
   token --tenant <id> --role ADMIN|MEMBER|VIEWER [--sub <user>] [--ttl <seconds>]
@@ -67,6 +74,8 @@ async function main(argv: string[]): Promise<number> {
       ttl: { type: 'string' },
       batch: { type: 'string' },
       errors: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
     },
   });
   const out: Output = createOutput(values.json);
@@ -123,6 +132,34 @@ async function main(argv: string[]): Promise<number> {
       out.line(`Admin API key (shown once): ${apiKey}`);
       out.result({ tenantId: tenant.id, apiKey });
       return 0;
+    }
+    case 'key': {
+      if (rest[0] !== 'create' || !values.tenant || !values.name) {
+        throw new Error('usage: guanxi key create --tenant <id> --name <name> [--scopes NETWORK_READ,…]');
+      }
+      const tenantId = values.tenant;
+      if (!isUuid(tenantId)) throw new Error('--tenant <tenant id> must be a tenant id (a UUID)');
+      const scopes = values.scopes ? values.scopes.split(',').map((scope) => scope.trim().toUpperCase()) : [...apiScopes];
+      const { apiKey, secret } = await withDatabase(settings, (handle) =>
+        withActor({ kind: 'SYSTEM', tenantId, name: 'cli' }, () =>
+          withTenant(handle.db, tenantId, () => createApiKey({ name: values.name!, scopes: scopes as never })),
+        ),
+      );
+      out.line(`API key ${apiKey.name} (${apiKey.scopes.join(', ')}), shown once: ${secret}`);
+      out.result({ tenantId, apiKeyId: apiKey.id, apiKey: secret, scopes: apiKey.scopes });
+      return 0;
+    }
+    case 'score': {
+      const result = await withDatabase(settings, (handle) =>
+        runScoreCommand(handle.db, {
+          tenantId: values.tenant ?? null,
+          asOf: values['as-of'] ?? null,
+          json: values.json,
+          afterScoring: (_tenantId, asOf) => applyStagePolicy(asOf),
+        }),
+      );
+      // runScoreCommand wrote the summary (and the JSON line) itself.
+      return result.exitCode;
     }
     case 'stages': {
       if (rest[0] !== 'apply') throw new Error('usage: guanxi stages apply [--tenant <id>] [--as-of YYYY-MM-DD]');
