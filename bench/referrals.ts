@@ -16,6 +16,7 @@ import { createDatabase, migrate, useTransaction, withActor, withTenant, type Ac
 import { createTenant, issueApiKey } from '@guanxi/core/access';
 import { createReferral, referralChain, referralTree, topReferrers } from '@guanxi/core/referrals';
 import { createServer } from '@guanxi/graphql';
+import { repeat, timeCalls } from './timing';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url?.startsWith('postgres')) {
@@ -177,10 +178,6 @@ log(`samples: ${midTrees.length} subtrees of 100–1,000, ${bigTrees.length} of 
 
 // --- 3. Measurements ---------------------------------------------------------------------------
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 interface Result {
   name: string;
   n: number;
@@ -196,16 +193,9 @@ async function measure<T>(name: string, inputs: T[], fn: (input: T) => Promise<u
     log(`${name}: no samples`);
     return;
   }
-  for (const input of inputs.slice(0, 10)) await fn(input);
-  const times: number[] = [];
-  for (const input of inputs) {
-    const t0 = process.hrtime.bigint();
-    await fn(input);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  results.push({ name, n: times.length, p50: percentile(times, 50), p95: percentile(times, 95), max: times.at(-1)!, note });
-  log(`${name}: p50 ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms`);
+  const t = await timeCalls(inputs, fn);
+  results.push({ name, n: t.times.length, p50: t.p50, p95: t.p95, max: t.max, note });
+  log(`${name}: p50 ${t.p50.toFixed(2)} ms, p95 ${t.p95.toFixed(2)} ms`);
 }
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -249,19 +239,19 @@ const periodSince = new Date(Date.now() - 300 * 24 * 3600 * 1000);
 const periodUntil = new Date(periodSince.getTime() + 24 * 3600 * 1000);
 await measure(
   'topReferrers(SUBTREE_SIZE, first 10), all time',
-  Array.from({ length: 20 }, () => null),
+  repeat(20),
   () => inTenant(() => topReferrers({ by: 'SUBTREE_SIZE', first: 10 })),
   'materialised counts (referral_subtree_sizes)',
 );
 await measure(
   'topReferrers(SUBTREE_SIZE, first 10), one day',
-  Array.from({ length: 20 }, () => null),
+  repeat(20),
   () => inTenant(() => topReferrers({ by: 'SUBTREE_SIZE', since: periodSince, until: periodUntil, first: 10 })),
   '~4,300 referrals in the period: walk up from each',
 );
 await measure(
   'topReferrers(CONVERSIONS, first 10), all time',
-  Array.from({ length: 5 }, () => null),
+  repeat(5),
   () => inTenant(() => topReferrers({ by: 'CONVERSIONS', first: 10 })),
   'aggregate over every referral (for comparison)',
 );

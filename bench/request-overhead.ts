@@ -8,27 +8,14 @@
 import { createDatabase, migrate, withTenant } from '@guanxi/core';
 import { authenticateApiKey, createTenant, defaultRateLimits } from '@guanxi/core/access';
 import { createServer } from '@guanxi/graphql';
+import { repeat, timeCalls } from './timing';
 
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 500);
 const url = process.env.BENCH_DATABASE_URL ?? 'memory://';
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 async function measure(name: string, fn: () => unknown) {
-  for (let i = 0; i < 20; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const started = process.hrtime.bigint();
-    await fn();
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  console.log(
-    `| ${name} | ${mean.toFixed(3)} | ${percentile(times, 50).toFixed(3)} | ${percentile(times, 99).toFixed(3)} |`,
-  );
+  const t = await timeCalls(repeat(iterations), fn, 20);
+  console.log(`| ${name} | ${t.mean.toFixed(3)} | ${t.p50.toFixed(3)} | ${t.p99.toFixed(3)} |`);
 }
 
 const handle = await createDatabase(url);

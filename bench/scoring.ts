@@ -102,10 +102,16 @@ const floorQuery = sql`
     from orders where tenant_id = ${tenantId} group by party_id
   ) f`;
 // Once to warm the cache, then three times: the median is the floor.
-await withTenant(db, tenantId, (tx) => tx.execute(floorQuery));
+// With the parallel workers the scoring statement may use (request transactions go without).
+const runFloor = () =>
+  withTenant(db, tenantId, async (tx) => {
+    await tx.execute(sql`select set_config('max_parallel_workers_per_gather', '2', true)`);
+    return tx.execute(floorQuery);
+  });
+await runFloor();
 const floors: number[] = [];
 for (let i = 0; i < 3; i++) {
-  const run = await timed(() => withTenant(db, tenantId, (tx) => tx.execute(floorQuery)));
+  const run = await timed(runFloor);
   floors.push(run.ms);
   log(`floor: ${seconds(run.ms)}  ${JSON.stringify(run.value.rows[0])}`);
 }

@@ -16,6 +16,8 @@ export class ScoringAlreadyRunningError extends Error {
 
 /** Memory per sort or hash of the scoring statement (about 200 bytes per scored party). */
 const scoringWorkMem = '256MB';
+/** Postgres's default: the scoring statement is the one whole-tenant scan worth sharing. */
+const scoringParallelWorkers = '2';
 
 export interface ScoreOptions {
   /** The scoring_runs row this scoring belongs to, stored on every snapshot row. */
@@ -103,9 +105,11 @@ export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {
   await lockTenantScoring();
   // For the rest of this transaction: the statement's row estimates are rough (CTEs, aggregates
   // of aggregates), which can make JIT compile for seconds for nothing; and a tenant's parties
-  // are aggregated, sorted and hashed in memory rather than spilled to disk.
+  // are aggregated, sorted and hashed in memory rather than spilled to disk. The scan of the
+  // tenant's orders may use the parallel workers request transactions go without.
   await useTransaction().execute(
-    sql`select set_config('jit', 'off', true), set_config('work_mem', ${scoringWorkMem}, true)`,
+    sql`select set_config('jit', 'off', true), set_config('work_mem', ${scoringWorkMem}, true),
+               set_config('max_parallel_workers_per_gather', ${scoringParallelWorkers}, true)`,
   );
   const tenant = await currentTenant();
   const result = await writeSnapshots({

@@ -28,8 +28,11 @@ export interface DeliveryRunSummary {
   failed: number;
 }
 
-/** After this many failed attempts a delivery is FAILED (about 32 h of retries with the backoff). */
-export const maxDeliveryAttempts = 8;
+/**
+ * After this many failed attempts a delivery is FAILED: with the backoff below, the last attempt
+ * comes about 32 h after the first, so a receiver down for a day and a night still gets it.
+ */
+export const maxDeliveryAttempts = 15;
 const baseDelayMs = 30_000;
 const maxDelayMs = 6 * 3600_000;
 

@@ -1,3 +1,5 @@
+import { introPath } from '@guanxi/core/network';
+import { asTenant, tenantRows } from '@guanxi/core/test';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestApi, type TenantClient, type TestApi } from '../../test/helpers';
 
@@ -177,5 +179,91 @@ describe('network and introPath', () => {
     const middle = raw(m.p!) < raw(m.q!) ? m.p : m.q;
     const result = (await tie.query(query, { from: m.s, to: m.t, max: 4 })).introPath.map((p: any) => p.id);
     expect(result).toEqual([m.s, middle, m.t]);
+  });
+
+  test('introPath equals an exhaustive search on random graphs: every pair, ties, ended edges and archived parties', async () => {
+    const tenant = await api.newTenant();
+    const size = 26;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const ids: string[] = (
+      await tenantRows<{ id: string }>(
+        api.handle,
+        tenant.tenantId,
+        `insert into parties (tenant_id, id, kind, display_name, archived_at)
+         select '${tenant.tenantId}', gen_random_uuid(), 'CUSTOMER', 'R' || g, case when g % 9 = 0 then now() end
+         from generate_series(1, ${size}) g returning id::text`,
+      )
+    ).map((r) => r.id);
+    const archived = new Set(
+      (await tenantRows<{ id: string }>(api.handle, tenant.tenantId, `select id::text from parties where archived_at is not null`)).map((r) => r.id),
+    );
+    // Strengths 1–2 only, so equal-strength ties are common; some pairs get two edges of different types.
+    const edges: { a: string; b: string; type: string; strength: number; ended: boolean }[] = [];
+    for (let i = 0; i < 2 * size; i++) {
+      const a = ids[Math.floor(random() * size)]!;
+      const b = ids[Math.floor(random() * size)]!;
+      if (a === b) continue;
+      const type = ['FRIEND', 'COLLEAGUE', 'FOLLOWS'][Math.floor(random() * 3)]!;
+      edges.push({ a, b, type, strength: 1 + Math.floor(random() * 2), ended: random() < 0.1 });
+    }
+    const values = edges
+      .map((e) => `('${tenant.tenantId}', gen_random_uuid(), '${e.type}', '${e.a}', '${e.b}', ${e.strength}, ${e.ended ? `'2000-01-01'` : 'null'})`)
+      .join(',');
+    const kept = await tenantRows<{ from_party_id: string; to_party_id: string; type: string; strength: number; until: string | null }>(
+      api.handle,
+      tenant.tenantId,
+      `insert into relationships (tenant_id, id, type, from_party_id, to_party_id, strength, until) values ${values}
+       on conflict do nothing returning from_party_id::text, to_party_id::text, type::text, strength, until::text`,
+    );
+    // The walkable graph: active edges in either direction, the strongest edge of a pair counting.
+    const weight = new Map<string, number>();
+    const neighbours = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
+    for (const e of kept) {
+      if (e.until) continue;
+      for (const [x, y] of [[e.from_party_id, e.to_party_id], [e.to_party_id, e.from_party_id]] as const) {
+        neighbours.get(x)!.add(y);
+        weight.set(`${x}>${y}`, Math.max(weight.get(`${x}>${y}`) ?? 0, e.strength));
+      }
+    }
+    /** Every simple path of at most maxDepth hops; intermediate parties not archived. Best by the domain rule. */
+    const exhaustive = (from: string, to: string, maxDepth: number): string[] | null => {
+      let best: { path: string[]; strength: number } | null = null;
+      const walk = (path: string[], strength: number) => {
+        const last = path.at(-1)!;
+        if (last === to) {
+          const better =
+            !best ||
+            path.length < best.path.length ||
+            (path.length === best.path.length &&
+              (strength > best.strength || (strength === best.strength && path.join() < best.path.join())));
+          if (better) best = { path: [...path], strength };
+          return;
+        }
+        if (path.length > maxDepth) return;
+        if (path.length > 1 && archived.has(last)) return;
+        for (const next of neighbours.get(last)!) {
+          if (path.includes(next)) continue;
+          walk([...path, next], strength + weight.get(`${last}>${next}`)!);
+        }
+      };
+      walk([from], 0);
+      return best ? (best as { path: string[] }).path : null;
+    };
+    let found = 0;
+    await asTenant(api.handle, tenant.tenantId, async () => {
+      for (const from of ids) {
+        for (const to of ids) {
+          if (from === to) continue;
+          const maxDepth = 1 + ((from.charCodeAt(0) + to.charCodeAt(1)) % 5);
+          const expected = exhaustive(from, to, maxDepth);
+          const actual = await introPath(from, to, { maxDepth });
+          expect({ from, to, maxDepth, path: actual.path }).toEqual({ from, to, maxDepth, path: expected });
+          if (expected) found++;
+        }
+      }
+    });
+    // The graph is connected enough for the comparison to mean something.
+    expect(found).toBeGreaterThan(size * 5);
   });
 });

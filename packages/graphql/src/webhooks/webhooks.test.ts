@@ -154,6 +154,10 @@ describe('webhooks', () => {
     expect(retryDelayMs(7, () => 0.5)).toBe(30_000 * 64);
     expect(retryDelayMs(30, () => 0.5)).toBe(6 * 3600_000);
     expect(retryDelayMs(30, () => 0.999)).toBeLessThanOrEqual(6 * 3600_000 * 1.25);
+    // Without jitter the last attempt comes about 32 h after the first (the documented window).
+    let span = 0;
+    for (let failed = 1; failed < maxDeliveryAttempts; failed++) span += retryDelayMs(failed, () => 0.5);
+    expect(span / 3600_000).toBeCloseTo(32.5, 0);
     const tenant = await api.newTenant();
     const hook = await subscribe(tenant, ['*']);
     await asTenant(api.handle, tenant.tenantId, () => emitEvent('stage.changed', { party: { id: 'p' } }));
@@ -161,7 +165,8 @@ describe('webhooks', () => {
     let now = new Date();
     for (let i = 0; i < maxDeliveryAttempts; i++) {
       await deliverDueWebhooks(api.handle.db, { tenantIds: [tenant.tenantId], allowInsecureTargets: true, now });
-      now = new Date(now.getTime() + 7 * 3600_000);
+      // Past the longest delay (6 h + 25 % jitter), so every attempt is due.
+      now = new Date(now.getTime() + 8 * 3600_000);
     }
     const [row] = await deliveries(tenant, hook.id);
     expect(row).toMatchObject({ status: 'FAILED', attempts: maxDeliveryAttempts, responseCode: 503, nextAttemptAt: null });
