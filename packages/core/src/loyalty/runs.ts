@@ -1,6 +1,7 @@
 import { and, eq, lt, ne, sql } from 'drizzle-orm';
 import { actorColumns, withActor, type Actor } from '../actor';
 import { currentTenant, listTenants } from '../access';
+import { recordAudit } from '../audit';
 import type { Database } from '../drizzle/client';
 import { savepoint, useTenantId, useTransaction, withTenant } from '../drizzle/transaction';
 import { UserError } from '../errors';
@@ -262,6 +263,12 @@ export async function runScoringInTransaction(
           triggeredBy,
         })
         .returning();
+      await recordAudit({
+        operation: 'runScoring',
+        entityType: 'ScoringRun',
+        entityIds: [runId],
+        details: { asOf, partiesScored: scored.partiesScored, ruleVersion: scored.ruleVersion, stageMoves },
+      });
       return run!;
     });
   } catch (error) {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { actorColumns } from '../actor';
 import { currentTenant } from '../access';
+import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { calendarDate } from '../validation';
@@ -171,5 +172,7 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
     if (row.rule) result[row.rule] = Number(row.n);
     else result.parties = Number(row.n);
   }
+  // One entry per run (each move is in stage_transitions): who ran the policy, for which day.
+  await recordAudit({ operation: 'applyStagePolicy', entityType: 'Tenant', entityIds: [tenantId], details: { asOf, ...result } });
   return result;
 }
