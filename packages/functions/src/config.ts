@@ -14,6 +14,12 @@ export interface Settings {
   graphiql: boolean;
   /** Frontend sign-in; null when no identity provider is configured (development then trusts its own key). */
   jwt: JwtSettings | null;
+  /**
+   * `GUANXI_RATE_LIMITS=off` switches the per-tenant and per-caller request counters off, so a
+   * load test (bench/http.ts) measures the API rather than the limiter refusing it. Development
+   * only: production always counts.
+   */
+  rateLimits: boolean;
 }
 
 function parseEnvName(value: string | undefined): Settings['env'] {
@@ -44,6 +50,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     operatorKey: env.GUANXI_OPERATOR_KEY?.trim() || null,
     graphiql,
     jwt: readJwtSettings(env),
+    rateLimits: parseRateLimits(env.GUANXI_RATE_LIMITS),
   };
   if (name === 'production') {
     // Production refuses settings that only make sense on a laptop.
@@ -53,8 +60,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     if (settings.operatorKey && settings.operatorKey.length < 32) {
       throw new Error('GUANXI_OPERATOR_KEY must be at least 32 characters in production');
     }
+    if (!settings.rateLimits) {
+      throw new Error('GUANXI_RATE_LIMITS=off is for load tests on a development server; production always rate limits');
+    }
   }
   return settings;
+}
+
+function parseRateLimits(value: string | undefined): boolean {
+  const given = value?.trim().toLowerCase();
+  if (!given || given === 'on') return true;
+  if (given === 'off') return false;
+  throw new Error(`GUANXI_RATE_LIMITS must be "on" or "off", not "${value}"`);
 }
 
 function readJwtSettings(env: NodeJS.ProcessEnv): JwtSettings | null {
