@@ -16,6 +16,7 @@ import { createDatabase, migrate, useTransaction, withActor, withTenant, type Ac
 import { createTenant, issueApiKey } from '@guanxi/core/access';
 import { createReferral, referralChain, referralTree, topReferrers } from '@guanxi/core/referrals';
 import { createServer } from '@guanxi/graphql';
+import { writeBenchmarkSection } from './benchmarks-file';
 import { repeat, timeCalls } from './timing';
 
 const url = process.env.BENCH_DATABASE_URL;
@@ -277,23 +278,21 @@ await measure(
 const { rows: settingRows } = await handle.db.execute<{ version: string }>(`select current_setting('server_version') as version`);
 const version = settingRows[0]?.version ?? '?';
 const cpu = cpus();
-console.log(`\n## Referral graph benchmark\n`);
-console.log(
-  `Postgres ${version}, ${handle.driver}; Node ${process.version}; ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM.`,
-);
+const lines: string[] = [
+  `Postgres ${version}, ${handle.driver}; Node ${process.version}; ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; ${new Date().toISOString().slice(0, 10)}.`,
+];
 if (generated) {
-  console.log(
+  lines.push(
     `Forest: ${partyCount.toLocaleString('en')} parties, ${Number(generated.referrals).toLocaleString('en')} referrals in ${generated.trees} trees (largest ${Number(generated.largest).toLocaleString('en')}), max depth ${generated.max_depth}; generated in ${seconds(generationMs)}.`,
+    `Parties per depth: ${generated.histogram}.`,
   );
-  console.log(`Parties per depth: ${generated.histogram}.\n`);
 } else {
-  console.log(`Tenant ${tenant.id} from an earlier run (not generated again).\n`);
+  lines.push(`Tenant ${tenant.id} from an earlier run (not generated again).`);
 }
-console.log('| measurement | samples | p50 ms | p95 ms | max ms | note |');
-console.log('|---|---:|---:|---:|---:|---|');
-for (const r of results) {
-  console.log(`| ${r.name} | ${r.n} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.max.toFixed(2)} | ${r.note} |`);
-}
+lines.push('', '| measurement | samples | p50 ms | p95 ms | max ms | note |', '|---|---:|---:|---:|---:|---|');
+for (const r of results) lines.push(`| ${r.name} | ${r.n} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.max.toFixed(2)} | ${r.note} |`);
 const tree = results[0];
-if (tree) console.log(`\nTarget referralTree p95 ≤ 20 ms for a subtree of ≤ 1,000 nodes: ${tree.p95 <= 20 ? 'met' : 'NOT met'} (${tree.p95.toFixed(2)} ms).`);
+if (tree) lines.push('', `Target referralTree p95 ≤ 20 ms for a subtree of ≤ 1,000 nodes: ${tree.p95 <= 20 ? 'met' : 'NOT met'} (${tree.p95.toFixed(2)} ms).`);
+console.log(`\n## Referral graph benchmark\n\n${lines.join('\n')}`);
+writeBenchmarkSection('referrals', 'Referral graph at 1,000,000 parties (`bench/referrals.ts`)', lines.join('\n'));
 await handle.close();

@@ -18,12 +18,12 @@ const mutations = Object.keys(
   buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8')).getMutationType()!.getFields(),
 ).sort();
 
-interface AuditRow {
+type AuditRow = {
   operation: string;
   actor_kind: string;
   actor_id: string | null;
   entity_ids: string[];
-}
+};
 
 const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
