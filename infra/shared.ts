@@ -33,18 +33,23 @@ export const lambdaExternals = [
   'utf-8-validate',
 ];
 
-/** Bundling as build-functions.mjs measures it: ESM, minified, dev-only drivers left out. */
+/**
+ * Bundling as build-functions.mjs measures it: ESM, minified, dev-only drivers left out. No
+ * `sourcemap: true` and no `--enable-source-maps`: together they make Node read and parse the
+ * whole map (5 MB for the API) at every cold start, ~100 ms before the first answer. SST's default
+ * uploads the maps for the Console instead of shipping them; a CloudWatch stack trace is read
+ * against the map of the same build. Keep in step with `lambdaSourcemap` and `lambdaNodeOptions`
+ * in build-functions.mjs (test/infra.test.ts checks).
+ */
 export const nodejs = {
   format: 'esm' as const,
   minify: true,
-  sourcemap: true,
   esbuild: { external: lambdaExternals },
 };
 
 /** Environment shared by the functions: production rules everywhere on AWS (dev stages included). */
 export const environment = {
   GUANXI_ENV: 'production',
-  NODE_OPTIONS: '--enable-source-maps',
 };
 
 /** Log retention: long enough to look back at a month of nightly runs, short enough to cost little. */

@@ -27,3 +27,32 @@ export function decodeCursor(cursor: string, length: number): (string | number |
   }
   throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
 }
+
+/** One party's page of a list read for many parties at once (api: `Party.orders`…). */
+export interface PartyPage<Row> {
+  partyId: string;
+  rows: Row[];
+  hasNextPage: boolean;
+}
+
+/**
+ * One page per asked party, in the order asked, from the `[partyId, row]` pairs of a window query
+ * that read at most `first + 1` rows of each party in page order: the extra row only tells that
+ * there is a next page.
+ */
+export function pagesByParty<Row>(
+  partyIds: readonly string[],
+  first: number,
+  rows: Iterable<readonly [partyId: string, row: Row]>,
+): PartyPage<Row>[] {
+  const byParty = new Map<string, Row[]>();
+  for (const [partyId, row] of rows) {
+    const list = byParty.get(partyId);
+    if (list) list.push(row);
+    else byParty.set(partyId, [row]);
+  }
+  return partyIds.map((partyId) => {
+    const list = byParty.get(partyId) ?? [];
+    return { partyId, rows: list.slice(0, first), hasNextPage: list.length > first };
+  });
+}

@@ -1,4 +1,7 @@
-import { z } from 'zod';
+// Namespace import everywhere (never `import { z }`): zod's `z` export is one object holding
+// every locale, which a bundler must then keep whole (+350 KB in the Lambda bundle, ~35 ms of
+// cold start); with `* as z` only what is used is bundled. build-functions.mjs checks it.
+import * as z from 'zod';
 import { UserError } from './errors';
 
 /** Turns zod's issues into the contract's `userErrors`, naming the input field at fault. */

@@ -1,6 +1,7 @@
-import SchemaBuilder from '@pothos/core';
+import { isUuid } from '@guanxi/core';
+import SchemaBuilder, { PothosValidationError } from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { rightsOf, type Rights } from './access/scopes';
@@ -41,6 +42,13 @@ export const builder = new SchemaBuilder<{
     // Each node type checks its own read right; `node` only needs a tenant.
     nodeQueryOptions: { authScopes: { tenant: true } },
     nodesQueryOptions: { authScopes: { tenant: true } },
+    // Every id guanxi hands out wraps a uuid. Anything else names nothing and would reach Postgres
+    // as an invalid uuid (an internal error): it is refused as the malformed id it is.
+    decodeGlobalID: (globalID) => {
+      const decoded = decodeGlobalID(globalID);
+      if (!isUuid(decoded.id)) throw new PothosValidationError(`Invalid global ID: ${globalID}`);
+      return decoded;
+    },
   },
 });
 

@@ -14,6 +14,8 @@ builder.scalarType('DateTime', {
     }
     const date = new Date(value);
     if (Number.isNaN(date.getTime())) invalid('DateTime is not a real instant');
+    // JavaScript has a year 0 (1 BC); Postgres refuses it, so it is out of range, not a crash.
+    if (date.getUTCFullYear() < 1) invalid('DateTime must be in year 1 or later');
     return date;
   },
 });
@@ -29,6 +31,7 @@ builder.scalarType('Date', {
     if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
       invalid('Date is not a calendar date');
     }
+    if (date.getUTCFullYear() < 1) invalid('Date must be in year 1 or later');
     return value;
   },
 });

@@ -15,10 +15,17 @@ import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-fi
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
-import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { PothosValidationError } from '@pothos/core';
+import {
+  GraphQLError,
+  lexicographicSortSchema,
+  type ASTNode,
+  type GraphQLSchema,
+  type StringValueNode,
+  type ValidationContext,
+} from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Caller, Context } from './context';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
@@ -198,6 +205,51 @@ function useTenantScope(db: Database): Plugin<Context> {
   };
 }
 
+// U+0000, or a surrogate without its pair (not a character at all: UTF-8 cannot encode it).
+const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether a JSON value holds a string (or key) Postgres cannot store, walked without recursion. */
+function holdsUnstorableText(value: unknown): boolean {
+  const stack = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (unstorable.test(item)) return true;
+    } else if (item && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) {
+        if (unstorable.test(key)) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Postgres text holds neither U+0000 nor unpaired surrogates: such a string would fail deep inside
+ * a write or a search as an internal error (or, depending on the driver, be silently altered).
+ * Refused before anything runs, in variables and in literals alike.
+ */
+function useRefuseUnstorableText(): Plugin<Context> {
+  const refusal = (nodes?: ASTNode) =>
+    new GraphQLError('Strings must be valid Unicode text without the NUL character (U+0000)', {
+      ...(nodes ? { nodes } : {}),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  return {
+    onParams({ params, setResult }) {
+      if (holdsUnstorableText(params.variables)) setResult({ errors: [refusal()] });
+    },
+    onValidate({ addValidationRule }) {
+      addValidationRule((context: ValidationContext) => ({
+        StringValue(node: StringValueNode) {
+          if (unstorable.test(node.value)) context.reportError(refusal(node));
+        },
+      }));
+    },
+  };
+}
+
 /**
  * GraphQL Armor's refusals, reported as validation errors with a code (api: every refusal has an
  * `extensions.code`) instead of thrown bare.
@@ -214,6 +266,43 @@ const reportLimit = {
   ],
 };
 
+/**
+ * api: at most `maxTokens` tokens per document, counted by graphql-js's own parser as it parses
+ * (`maxLexicalTokens`), so a token bomb is cut short before any tree is built. Not GraphQL
+ * Armor's max-tokens plugin: it subclasses the parser from `graphql/language/parser`, which
+ * bundlers resolve to graphql's CommonJS build, a second copy of lexer and parser (40 KB) for
+ * every Lambda cold start to compile. The refusal is the same, word for word.
+ */
+function useTokenLimit(maxTokens: number): Plugin<Context> {
+  return {
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options) => {
+        try {
+          return parseFn(source, { ...options, maxLexicalTokens: maxTokens });
+        } catch (error) {
+          if (error instanceof GraphQLError && /\btokens\. Parsing aborted\.$/.test(error.message)) {
+            throw new GraphQLError(`Syntax Error: Token limit of ${maxTokens} exceeded.`);
+          }
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+let sortedSchema: GraphQLSchema | undefined;
+
+/**
+ * Introspection lists types and fields in alphabetical order, like schema.graphql. Sorting builds
+ * every type a second time (a tenth of building the schema, on every Lambda cold start), so a
+ * server without introspection, where nobody sees the order, serves the schema as built.
+ */
+function servedSchema(introspection: boolean): GraphQLSchema {
+  if (!introspection) return schema;
+  sortedSchema ??= lexicographicSortSchema(schema);
+  return sortedSchema;
+}
+
 /** The one server factory: the dev server, the Lambda handler and the tests all use it. */
 export function createServer(options: { db: Database; config: ServerConfig }): GuanxiServer {
   const { db, config } = options;
@@ -228,10 +317,11 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   }
 
   const plugins: Plugin<Context>[] = [
-    maxTokensPlugin({ n: limits.maxTokens }),
+    useTokenLimit(limits.maxTokens),
     maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportLimit }),
     maxAliasesPlugin({ n: limits.maxAliases, ...reportLimit }),
     costLimitPlugin({ maxCost: limits.maxCost, ignoreIntrospection: true, ...reportLimit }),
+    useRefuseUnstorableText(),
     useTenantScope(db),
   ];
   if (!introspection) {
@@ -250,7 +340,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   }
 
   return createYoga<Record<string, unknown>, Context>({
-    schema,
+    schema: servedSchema(introspection),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: config.logging ? 'info' : false,
@@ -265,6 +355,12 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
           return new GraphQLError(original.message, {
             extensions: { code: detail.code, field: detail.field },
           });
+        }
+        // Pothos refuses an argument before any resolver runs: an id that is not a global id, or
+        // one of another type (a Party id passed as a Relationship id), a negative `first`. That
+        // is the caller's input, like a scalar that does not parse, not an internal error.
+        if (original instanceof PothosValidationError) {
+          return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
         }
         return maskError(error, message, isDev);
       },

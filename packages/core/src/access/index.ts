@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actorColumns, apiScopes, withActor, type Actor, type ApiScope } from '../actor';
 import type { Database } from '../drizzle/client';
 import { asApplication, useTenantId, useTransaction, withTenant } from '../drizzle/transaction';

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
@@ -60,6 +60,11 @@ function weightsSumToOne(weights: TenantSettings['scoring']['weights']): boolean
   return Object.values(weights).reduce((sum, weight) => sum + Math.round(weight * 1_000_000), 0) === 1_000_000;
 }
 
+/** The settings given: a key present but undefined (not sent) keeps the current value, not erases it. */
+function given<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /**
  * Changes some of the tenant's settings, validated as a whole (e.g. dormant < churned, weights
  * summing to 1). A change to the stage policy or the scoring rules bumps the rule version, so
@@ -72,13 +77,13 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
   if (!tenant) throw new Error('The current tenant does not exist');
   const current = tenant.settings;
   const next: TenantSettings = {
-    stagePolicy: { ...current.stagePolicy, ...data.stagePolicy },
+    stagePolicy: { ...current.stagePolicy, ...given(data.stagePolicy) },
     scoring: {
       windowDays: data.scoring?.windowDays ?? current.scoring.windowDays,
       weights: data.scoring?.weights ?? current.scoring.weights,
       tiers: data.scoring?.tiers ?? current.scoring.tiers,
     },
-    referrals: { ...current.referrals, ...data.referrals },
+    referrals: { ...current.referrals, ...given(data.referrals) },
     followUpDays: data.followUpDays ?? current.followUpDays,
   };
   const problems: { field: string[]; message: string }[] = [];

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { decodeCursor, encodeCursor } from '../pagination';
+import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
 import { segments, type Segment, type Tier } from './enums';
 import { loyaltySnapshots } from './loyalty.sql';
 import { assertCalendarDate } from './statement';
@@ -95,26 +95,16 @@ export async function snapshotHistoryPages(
     }
     afterKey = sql`s.as_of < ${asOf}::date`;
   }
-  const byParty = new Map<string, LoyaltySnapshotRow[]>();
-  if (ids.length > 0) {
-    const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
-      select * from (
-        select ${snapshotColumns}, row_number() over (partition by s.party_id order by s.as_of desc) as n
-        from loyalty_snapshots s
-        where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)}) and ${afterKey}
-      ) ranked
-      where n <= ${options.first + 1}
-      order by party_id, n`);
-    for (const row of rows) {
-      const list = byParty.get(String(row.party_id)) ?? [];
-      list.push(toSnapshotRow(row));
-      byParty.set(String(row.party_id), list);
-    }
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+    select * from (
+      select ${snapshotColumns}, row_number() over (partition by s.party_id order by s.as_of desc) as n
+      from loyalty_snapshots s
+      where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)}) and ${afterKey}
+    ) ranked
+    where n <= ${options.first + 1}
+    order by party_id, n`);
+  return pagesByParty(partyIds, options.first, rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
 }
 
 export async function snapshotCounts(partyIds: readonly string[]): Promise<Map<string, number>> {

@@ -1,5 +1,5 @@
 import { and, arrayOverlaps, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actorColumns } from '../actor';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';

@@ -1,11 +1,11 @@
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actorColumns } from '../actor';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { encodeCursor } from '../pagination';
+import { encodeCursor, pagesByParty } from '../pagination';
 import type { ActorKind } from '../stages/enums';
 import { parseInput } from '../validation';
 import { interactionKinds, type InteractionKind } from './enums';
@@ -101,7 +101,7 @@ export async function interactionPages(
   options: { first: number; after?: string | null },
 ): Promise<InteractionPage[]> {
   const ids = partyIds.filter(isUuid);
-  if (ids.length === 0) return partyIds.map((partyId) => ({ partyId, rows: [], hasNextPage: false }));
+  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
   let afterKey = sql`true`;
   if (options.after) {
     const { at, id } = decodeTimelineCursor(options.after);
@@ -117,16 +117,7 @@ export async function interactionPages(
     ) ranked
     where n <= ${options.first + 1}
     order by party_id, n`);
-  const byParty = new Map<string, InteractionRow[]>();
-  for (const row of rows) {
-    const list = byParty.get(row.party_id) ?? [];
-    list.push(toInteractionRow(row));
-    byParty.set(row.party_id, list);
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  return pagesByParty(partyIds, options.first, rows.map((row) => [row.party_id, toInteractionRow(row)]));
 }
 
 /** Interaction counts for many parties at once (for `totalCount`), one statement. */

@@ -1,12 +1,12 @@
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { currentTenant } from '../access';
 import { recordAudit } from '../audit';
 import { convertReferralForOrder, type ReferralRow } from '../referrals/referrals';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, encodeCursor } from '../pagination';
+import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
 import { parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
@@ -214,7 +214,7 @@ export async function orderPages(
   options: { first: number; after?: string | null },
 ): Promise<OrderPage[]> {
   const ids = partyIds.filter(isUuid);
-  if (ids.length === 0) return partyIds.map((partyId) => ({ partyId, rows: [], hasNextPage: false }));
+  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
   let afterKey = sql`true`;
   if (options.after) {
     const { at, id } = decodeTimelineCursor(options.after);
@@ -230,16 +230,7 @@ export async function orderPages(
     ) ranked
     where n <= ${options.first + 1}
     order by party_id, n`);
-  const byParty = new Map<string, OrderRow[]>();
-  for (const row of rows) {
-    const list = byParty.get(row.party_id) ?? [];
-    list.push(toOrderRow(row));
-    byParty.set(row.party_id, list);
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  return pagesByParty(partyIds, options.first, rows.map((row) => [row.party_id, toOrderRow(row)]));
 }
 
 /** Order counts for many parties at once (for `totalCount`), one statement. */

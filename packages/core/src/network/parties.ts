@@ -1,5 +1,5 @@
 import { and, arrayContains, count, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { emitEvent } from '../webhooks';
 import { useTenantId, useTransaction } from '../drizzle/transaction';

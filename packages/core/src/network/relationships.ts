@@ -1,10 +1,10 @@
 import { and, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, encodeCursor } from '../pagination';
+import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
 import { calendarDate, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
@@ -202,16 +202,7 @@ export async function relationshipPages(
     ) ranked
     where n <= ${options.first + 1}
     order by owner, n`);
-  const byParty = new Map<string, RelationshipRow[]>();
-  for (const row of rows) {
-    const list = byParty.get(row.owner) ?? [];
-    list.push(toRelationshipRow(row));
-    byParty.set(row.owner, list);
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  return pagesByParty(partyIds, options.first, rows.map((row) => [row.owner, toRelationshipRow(row)]));
 }
 
 /** Edge counts for many parties at once (for `totalCount`), one statement. */

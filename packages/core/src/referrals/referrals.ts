@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { currentTenant, defaultTenantSettings, type TenantRow, type TenantSettings } from '../access';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
@@ -14,7 +14,7 @@ import { orders } from '../network/orders.sql';
 import { parties } from '../network/parties.sql';
 import { requireParty, type PartyRow } from '../network/parties';
 import { relationships } from '../network/relationships.sql';
-import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
+import { decodeCursor, encodeCursor, pagesByParty, type PageRequest } from '../pagination';
 import { parseInput, todayUtc } from '../validation';
 import { emitEvent } from '../webhooks';
 import {
@@ -193,7 +193,7 @@ export async function referralPages(
   options: { first: number; after?: string | null },
 ): Promise<ReferralPage[]> {
   const ids = [...new Set(partyIds.filter(isUuid))];
-  if (ids.length === 0) return partyIds.map((partyId) => ({ partyId, rows: [], hasNextPage: false }));
+  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
   let afterKey = sql`true`;
   if (options.after) {
     const { at, id } = decodeReferralCursor(options.after);
@@ -207,15 +207,8 @@ export async function referralPages(
     ) ranked
     where n <= ${options.first + 1}
     order by referrer_id, n`);
-  const byParty = new Map<string, ReferralRow[]>();
-  for (const raw of rows) {
-    const row = toReferralRow(raw);
-    byParty.set(row.referrerId, [...(byParty.get(row.referrerId) ?? []), row]);
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  const found = rows.map(toReferralRow);
+  return pagesByParty(partyIds, options.first, found.map((row) => [row.referrerId, row]));
 }
 
 /** How many referrals each party made (for `totalCount`), one statement. */

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { decodeCursor, encodeCursor } from '../pagination';
+import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
 import { forwardStages, stages, type Stage } from './enums';
 import type { StageTransitionRow } from './machine';
 
@@ -58,15 +58,8 @@ export async function stageHistoryPages(
     ) ranked
     where n <= ${options.first + 1}
     order by party_id, n`);
-  const byParty = new Map<string, StageTransitionRow[]>();
-  for (const row of rows) {
-    const transition = toTransition(row);
-    byParty.set(transition.partyId, [...(byParty.get(transition.partyId) ?? []), transition]);
-  }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, options.first), hasNextPage: list.length > options.first };
-  });
+  const transitions = rows.map(toTransition);
+  return pagesByParty(partyIds, options.first, transitions.map((row) => [row.partyId, row]));
 }
 
 export async function stageHistoryCounts(partyIds: readonly string[]): Promise<Map<string, number>> {

@@ -8,7 +8,7 @@ import {
 import type { PartyRow } from '@guanxi/core/network';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize } from '../connections';
+import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
 import { Party, SegmentEnum, TierEnum } from '../network/party';
 
 const LoyaltyComponents = builder.objectRef<LoyaltySnapshotRow>('LoyaltyComponents').implement({
@@ -65,45 +65,11 @@ export const LoyaltySnapshot = builder.objectRef<LoyaltySnapshotRow>('LoyaltySna
   }),
 });
 
-interface HistoryPage {
-  partyId: string;
-  rows: LoyaltySnapshotRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-const LoyaltyHistoryConnection = builder.objectRef<HistoryPage>('LoyaltyHistoryConnection').implement({
-  fields: (t) => ({
-    edges: t.field({
-      type: [
-        builder.objectRef<LoyaltySnapshotRow>('LoyaltyHistoryEdge').implement({
-          fields: (e) => ({
-            cursor: e.string({ resolve: (row) => snapshotCursor(row) }),
-            node: e.field({ type: LoyaltySnapshot, resolve: (row) => row }),
-          }),
-        }),
-      ],
-      resolve: (page) => page.rows,
-    }),
-    pageInfo: t.field({
-      type: builder.pageInfoRef(),
-      resolve: (page) => ({
-        hasNextPage: page.hasNextPage,
-        hasPreviousPage: page.hasPreviousPage,
-        startCursor: page.rows[0] ? snapshotCursor(page.rows[0]) : null,
-        endCursor: page.rows.at(-1) ? snapshotCursor(page.rows.at(-1)!) : null,
-      }),
-    }),
-    totalCount: t.loadable({
-      type: 'Int',
-      description: 'Snapshots of this party, all pages.',
-      load: async (partyIds: string[]) => {
-        const counts = await snapshotCounts(partyIds);
-        return partyIds.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (page) => page.partyId,
-    }),
-  }),
+const LoyaltyHistoryConnection = perPartyConnection('LoyaltyHistoryConnection', {
+  node: LoyaltySnapshot,
+  cursor: snapshotCursor,
+  countDescription: 'Snapshots of this party, all pages.',
+  count: snapshotCounts,
 });
 
 builder.objectFields(Party, (t) => ({
@@ -127,11 +93,7 @@ builder.objectFields(Party, (t) => ({
     byPath: true,
     args: { first: t.arg.int({ defaultValue: defaultPageSize }), after: t.arg.string() },
     // One statement for every party of the page (the loader batches by field path and arguments).
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await snapshotHistoryPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
-    },
+    load: (partyIds: string[], _context, args) => partyPages(args, (page) => snapshotHistoryPages(partyIds, page)),
     resolve: (party: PartyRow) => party.id,
   }),
 }));

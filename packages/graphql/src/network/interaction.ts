@@ -9,7 +9,7 @@ import {
 } from '@guanxi/core/network';
 import { ActorKindEnum } from '../access/tenant';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize } from '../connections';
+import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Party } from './party';
 
@@ -36,47 +36,11 @@ export const Interaction = builder.loadableNode('Interaction', {
   }),
 });
 
-interface PartyInteractions {
-  partyId: string;
-  rows: InteractionRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-const PartyInteractionConnection = builder.objectRef<PartyInteractions>('PartyInteractionConnection').implement({
-  fields: (t) => ({
-    edges: t.field({
-      type: [
-        builder.objectRef<{ row: InteractionRow }>('PartyInteractionEdge').implement({
-          fields: (e) => ({
-            cursor: e.string({ resolve: (edge) => interactionCursor(edge.row) }),
-            node: e.field({ type: Interaction, resolve: (edge) => edge.row }),
-          }),
-        }),
-      ],
-      resolve: (connection) => connection.rows.map((row) => ({ row })),
-    }),
-    pageInfo: t.field({
-      type: builder.pageInfoRef(),
-      resolve: (connection) => ({
-        hasNextPage: connection.hasNextPage,
-        hasPreviousPage: connection.hasPreviousPage,
-        startCursor: connection.rows[0] ? interactionCursor(connection.rows[0]) : null,
-        endCursor: connection.rows.at(-1) ? interactionCursor(connection.rows.at(-1)!) : null,
-      }),
-    }),
-    totalCount: t.loadable({
-      type: 'Int',
-      description: 'Interactions of this party, all pages.',
-      byPath: true,
-      // One count statement for every party of the page.
-      load: async (partyIds: string[]) => {
-        const counts = await interactionCounts(partyIds);
-        return partyIds.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (connection) => connection.partyId,
-    }),
-  }),
+const PartyInteractionConnection = perPartyConnection('PartyInteractionConnection', {
+  node: Interaction,
+  cursor: interactionCursor,
+  countDescription: 'Interactions of this party, all pages.',
+  count: interactionCounts,
 });
 
 builder.objectField(Party, 'interactions', (t) =>
@@ -90,11 +54,7 @@ builder.objectField(Party, 'interactions', (t) =>
       after: t.arg.string(),
     },
     // One statement for every party of the page (the loader batches by field path and arguments).
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await interactionPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
-    },
+    load: (partyIds: string[], _context, args) => partyPages(args, (page) => interactionPages(partyIds, page)),
     resolve: (party) => party.id,
   }),
 );

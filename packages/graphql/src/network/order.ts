@@ -8,7 +8,7 @@ import {
 } from '@guanxi/core/network';
 import type { ReferralRow } from '@guanxi/core/referrals';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize } from '../connections';
+import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Referral } from '../referrals/referral';
 import { Party } from './party';
@@ -30,47 +30,11 @@ export const Order = builder.loadableNode('Order', {
   }),
 });
 
-interface PartyOrders {
-  partyId: string;
-  rows: OrderRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-const PartyOrderConnection = builder.objectRef<PartyOrders>('PartyOrderConnection').implement({
-  fields: (t) => ({
-    edges: t.field({
-      type: [
-        builder.objectRef<{ row: OrderRow }>('PartyOrderEdge').implement({
-          fields: (e) => ({
-            cursor: e.string({ resolve: (edge) => orderCursor(edge.row) }),
-            node: e.field({ type: Order, resolve: (edge) => edge.row }),
-          }),
-        }),
-      ],
-      resolve: (connection) => connection.rows.map((row) => ({ row })),
-    }),
-    pageInfo: t.field({
-      type: builder.pageInfoRef(),
-      resolve: (connection) => ({
-        hasNextPage: connection.hasNextPage,
-        hasPreviousPage: connection.hasPreviousPage,
-        startCursor: connection.rows[0] ? orderCursor(connection.rows[0]) : null,
-        endCursor: connection.rows.at(-1) ? orderCursor(connection.rows.at(-1)!) : null,
-      }),
-    }),
-    totalCount: t.loadable({
-      type: 'Int',
-      description: 'Orders of this party, all pages.',
-      byPath: true,
-      // One count statement for every party of the page.
-      load: async (partyIds: string[]) => {
-        const counts = await orderCounts(partyIds);
-        return partyIds.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (connection) => connection.partyId,
-    }),
-  }),
+const PartyOrderConnection = perPartyConnection('PartyOrderConnection', {
+  node: Order,
+  cursor: orderCursor,
+  countDescription: 'Orders of this party, all pages.',
+  count: orderCounts,
 });
 
 builder.objectField(Party, 'orders', (t) =>
@@ -84,11 +48,7 @@ builder.objectField(Party, 'orders', (t) =>
       after: t.arg.string(),
     },
     // One statement for every party of the page (the loader batches by field path and arguments).
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await orderPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
-    },
+    load: (partyIds: string[], _context, args) => partyPages(args, (page) => orderPages(partyIds, page)),
     resolve: (party) => party.id,
   }),
 );

@@ -15,7 +15,7 @@ import {
 } from '@guanxi/core/network';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize } from '../connections';
+import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Party } from './party';
 
@@ -42,60 +42,12 @@ export const Relationship = builder.loadableNode('Relationship', {
   }),
 });
 
-interface PartyRelationships {
-  partyId: string;
-  rows: RelationshipRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  types: RelationshipType[] | null;
-}
-
-const PartyRelationshipConnection = builder
-  .objectRef<PartyRelationships>('PartyRelationshipConnection')
-  .implement({
-    fields: (t) => ({
-      edges: t.field({
-        type: [
-          builder.objectRef<{ row: RelationshipRow }>('PartyRelationshipEdge').implement({
-            fields: (e) => ({
-              cursor: e.string({ resolve: (edge) => relationshipCursor(edge.row) }),
-              node: e.field({ type: Relationship, resolve: (edge) => edge.row }),
-            }),
-          }),
-        ],
-        resolve: (connection) => connection.rows.map((row) => ({ row })),
-      }),
-      pageInfo: t.field({
-        type: builder.pageInfoRef(),
-        resolve: (connection) => ({
-          hasNextPage: connection.hasNextPage,
-          hasPreviousPage: connection.hasPreviousPage,
-          startCursor: connection.rows[0] ? relationshipCursor(connection.rows[0]) : null,
-          endCursor: connection.rows.at(-1) ? relationshipCursor(connection.rows.at(-1)!) : null,
-        }),
-      }),
-      totalCount: t.loadable({
-        type: 'Int',
-        description: 'Edges of this party of the requested types, all pages.',
-        byPath: true,
-        load: async (keys: string[]) => {
-          // Keys are "types|partyId": one count statement per distinct type filter in the request.
-          const groups = new Map<string, string[]>();
-          for (const key of keys) {
-            const [types, partyId] = key.split('|') as [string, string];
-            groups.set(types, [...(groups.get(types) ?? []), partyId]);
-          }
-          const counts = new Map<string, number>();
-          for (const [types, ids] of groups) {
-            const byParty = await relationshipCounts(ids, types ? (types.split(',') as RelationshipType[]) : null);
-            for (const id of ids) counts.set(`${types}|${id}`, byParty.get(id) ?? 0);
-          }
-          return keys.map((key) => counts.get(key) ?? 0);
-        },
-        resolve: (connection) => `${connection.types?.join(',') ?? ''}|${connection.partyId}`,
-      }),
-    }),
-  });
+const PartyRelationshipConnection = perPartyConnection('PartyRelationshipConnection', {
+  node: Relationship,
+  cursor: relationshipCursor,
+  countDescription: 'Edges of this party of the requested types, all pages.',
+  count: (partyIds, types: RelationshipType[] | null) => relationshipCounts(partyIds, types),
+});
 
 builder.objectField(Party, 'relationships', (t) =>
   t.loadable({
@@ -109,14 +61,9 @@ builder.objectField(Party, 'relationships', (t) =>
       after: t.arg.string(),
     },
     // One statement for every party of the page (the loader batches by field path and arguments).
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await relationshipPages(partyIds, {
-        types: args.types ?? null,
-        first: args.first ?? defaultPageSize,
-        after: args.after ?? null,
-      });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after), types: args.types ?? null }));
+    load: (partyIds: string[], _context, args) => {
+      const types = args.types ?? null;
+      return partyPages(args, (page) => relationshipPages(partyIds, { ...page, types }), types);
     },
     resolve: (party) => party.id,
   }),

@@ -26,7 +26,7 @@ import {
   type TopReferrer,
 } from '@guanxi/core/referrals';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize, keysetConnection } from '../connections';
+import { defaultPageSize, keysetConnection, partyPages, perPartyConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Order } from '../network/order';
 import { Party } from '../network/party';
@@ -87,47 +87,11 @@ export const Referral = builder.loadableNode('Referral', {
 
 // --- Party fields ------------------------------------------------------------------------------
 
-interface PartyReferrals {
-  partyId: string;
-  rows: ReferralRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-const PartyReferralConnection = builder.objectRef<PartyReferrals>('PartyReferralConnection').implement({
-  fields: (t) => ({
-    edges: t.field({
-      type: [
-        builder.objectRef<{ row: ReferralRow }>('PartyReferralEdge').implement({
-          fields: (e) => ({
-            cursor: e.string({ resolve: (edge) => referralCursor(edge.row) }),
-            node: e.field({ type: Referral, resolve: (edge) => edge.row }),
-          }),
-        }),
-      ],
-      resolve: (connection) => connection.rows.map((row) => ({ row })),
-    }),
-    pageInfo: t.field({
-      type: builder.pageInfoRef(),
-      resolve: (connection) => ({
-        hasNextPage: connection.hasNextPage,
-        hasPreviousPage: connection.hasPreviousPage,
-        startCursor: connection.rows[0] ? referralCursor(connection.rows[0]) : null,
-        endCursor: connection.rows.at(-1) ? referralCursor(connection.rows.at(-1)!) : null,
-      }),
-    }),
-    totalCount: t.loadable({
-      type: 'Int',
-      description: 'Referrals this party made, all pages.',
-      byPath: true,
-      // One count statement for every party of the page.
-      load: async (partyIds: string[]) => {
-        const counts = await referralCounts(partyIds);
-        return partyIds.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (connection) => connection.partyId,
-    }),
-  }),
+const PartyReferralConnection = perPartyConnection('PartyReferralConnection', {
+  node: Referral,
+  cursor: referralCursor,
+  countDescription: 'Referrals this party made, all pages.',
+  count: referralCounts,
 });
 
 builder.objectFields(Party, (t) => ({
@@ -167,11 +131,7 @@ builder.objectFields(Party, (t) => ({
       after: t.arg.string(),
     },
     // One statement for every party of the page (the loader batches by field path and arguments).
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await referralPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
-    },
+    load: (partyIds: string[], _context, args) => partyPages(args, (page) => referralPages(partyIds, page)),
     resolve: (party) => party.id,
   }),
 }));

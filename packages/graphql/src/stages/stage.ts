@@ -14,7 +14,7 @@ import {
 import type { PartyRow } from '@guanxi/core/network';
 import { ActorKindEnum, Tenant } from '../access/tenant';
 import { builder } from '../builder';
-import { checkPageSize, defaultPageSize } from '../connections';
+import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Party, StageEnum } from '../network/party';
 
@@ -41,44 +41,10 @@ export const StageTransition = builder.objectRef<StageTransitionRow>('StageTrans
   }),
 });
 
-interface HistoryPage {
-  partyId: string;
-  rows: StageTransitionRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-const StageHistoryConnection = builder.objectRef<HistoryPage>('StageHistoryConnection').implement({
-  fields: (t) => ({
-    edges: t.field({
-      type: [
-        builder.objectRef<StageTransitionRow>('StageHistoryEdge').implement({
-          fields: (e) => ({
-            cursor: e.string({ resolve: (row) => transitionCursor(row) }),
-            node: e.field({ type: StageTransition, resolve: (row) => row }),
-          }),
-        }),
-      ],
-      resolve: (page) => page.rows,
-    }),
-    pageInfo: t.field({
-      type: builder.pageInfoRef(),
-      resolve: (page) => ({
-        hasNextPage: page.hasNextPage,
-        hasPreviousPage: page.hasPreviousPage,
-        startCursor: page.rows[0] ? transitionCursor(page.rows[0]) : null,
-        endCursor: page.rows.at(-1) ? transitionCursor(page.rows.at(-1)!) : null,
-      }),
-    }),
-    totalCount: t.loadable({
-      type: 'Int',
-      load: async (partyIds: string[]) => {
-        const counts = await stageHistoryCounts(partyIds);
-        return partyIds.map((id) => counts.get(id) ?? 0);
-      },
-      resolve: (page) => page.partyId,
-    }),
-  }),
+const StageHistoryConnection = perPartyConnection('StageHistoryConnection', {
+  node: StageTransition,
+  cursor: transitionCursor,
+  count: stageHistoryCounts,
 });
 
 const AllowedMove = builder.objectRef<{ to: (typeof StageEnum)['$inferType']; reasonRequired: boolean }>('AllowedMove').implement({
@@ -95,11 +61,7 @@ builder.objectFields(Party, (t) => ({
     authScopes: { networkRead: true },
     byPath: true,
     args: { first: t.arg.int({ defaultValue: defaultPageSize }), after: t.arg.string() },
-    load: async (partyIds: string[], _context, args) => {
-      checkPageSize(args);
-      const pages = await stageHistoryPages(partyIds, { first: args.first ?? defaultPageSize, after: args.after ?? null });
-      return pages.map((page) => ({ ...page, hasPreviousPage: Boolean(args.after) }));
-    },
+    load: (partyIds: string[], _context, args) => partyPages(args, (page) => stageHistoryPages(partyIds, page)),
     resolve: (party: PartyRow) => party.id,
   }),
   allowedMoves: t.field({
