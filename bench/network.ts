@@ -22,7 +22,7 @@ import { introPath, neighbourhood } from '@guanxi/core/network';
 import { seedDemoTenant } from '@guanxi/core/seed';
 import { createServer } from '@guanxi/graphql';
 import { writeBenchmarkSection } from './benchmarks-file';
-import { timeCalls } from './timing';
+import { timeCalls, type LatencyRow } from './timing';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url?.startsWith('postgres')) {
@@ -129,16 +129,7 @@ async function generatedTenant(): Promise<Subject> {
 
 // --- 2. Measurements ---------------------------------------------------------------------------
 
-interface Result {
-  subject: string;
-  name: string;
-  n: number;
-  p50: number;
-  p95: number;
-  max: number;
-  note: string;
-}
-const results: Result[] = [];
+const results: (LatencyRow & { subject: string })[] = [];
 
 async function measure<T>(subject: Subject, name: string, inputs: T[], fn: (input: T) => Promise<string>): Promise<void> {
   const t = await timeCalls(inputs, fn, 5);

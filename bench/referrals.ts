@@ -17,7 +17,7 @@ import { createTenant, issueApiKey } from '@guanxi/core/access';
 import { createReferral, referralChain, referralTree, topReferrers } from '@guanxi/core/referrals';
 import { createServer } from '@guanxi/graphql';
 import { writeBenchmarkSection } from './benchmarks-file';
-import { repeat, timeCalls } from './timing';
+import { repeat, timeCalls, type LatencyRow } from './timing';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url?.startsWith('postgres')) {
@@ -179,15 +179,7 @@ log(`samples: ${midTrees.length} subtrees of 100–1,000, ${bigTrees.length} of 
 
 // --- 3. Measurements ---------------------------------------------------------------------------
 
-interface Result {
-  name: string;
-  n: number;
-  p50: number;
-  p95: number;
-  max: number;
-  note: string;
-}
-const results: Result[] = [];
+const results: LatencyRow[] = [];
 
 async function measure<T>(name: string, inputs: T[], fn: (input: T) => Promise<unknown>, note = ''): Promise<void> {
   if (inputs.length === 0) {

@@ -43,5 +43,15 @@ export async function timeCalls<T>(inputs: readonly T[], fn: (input: T) => Promi
   };
 }
 
+/** One measured line of a bench's table. */
+export interface LatencyRow {
+  name: string;
+  n: number;
+  p50: number;
+  p95: number;
+  max: number;
+  note: string;
+}
+
 /** `n` copies of nothing: inputs for a call that takes none. */
 export const repeat = (n: number): null[] => Array.from({ length: n }, () => null);

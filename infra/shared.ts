@@ -1,3 +1,5 @@
+import externals from '../packages/functions/lambda-externals.json';
+
 /**
  * What every guanxi function has in common. Handlers are given from the repository root, the way
  * SST resolves them (`<file without .ts>.<export>`).
@@ -16,22 +18,9 @@ export const runtime = 'nodejs22.x' as const;
 /**
  * Never on the Lambda path, so never in a Lambda bundle: embedded PGlite (several MB of wasm) and
  * node-postgres are the laptop and CI drivers; `ws` is only for Node 20 (nodejs22.x has
- * WebSocket). Keep in step with `lambdaExternals` in packages/functions/scripts/build-functions.mjs
- * (test/infra.test.ts checks that they agree).
+ * WebSocket). One list, which build-functions.mjs reads too, so what is measured is what ships.
  */
-export const lambdaExternals = [
-  '@electric-sql/pglite',
-  '@electric-sql/pglite/*',
-  'drizzle-orm/pglite',
-  'drizzle-orm/pglite/*',
-  'pg',
-  'pg-native',
-  'drizzle-orm/node-postgres',
-  'drizzle-orm/node-postgres/*',
-  'ws',
-  'bufferutil',
-  'utf-8-validate',
-];
+export const lambdaExternals: string[] = externals;
 
 /**
  * Bundling as build-functions.mjs measures it: ESM, minified, dev-only drivers left out. No

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import externals from '../lambda-externals.json' with { type: 'json' };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,21 +28,9 @@ export const handlerEntries = {
 
 /**
  * Never on the Lambda path (PGlite and node-postgres are the laptop/CI drivers, `ws` only serves
- * Node 20): left out of every bundle. Keep equal to infra/shared.ts (test/infra.test.ts checks).
+ * Node 20): left out of every bundle. The same list infra/shared.ts gives SST.
  */
-export const lambdaExternals = [
-  '@electric-sql/pglite',
-  '@electric-sql/pglite/*',
-  'drizzle-orm/pglite',
-  'drizzle-orm/pglite/*',
-  'pg',
-  'pg-native',
-  'drizzle-orm/node-postgres',
-  'drizzle-orm/node-postgres/*',
-  'ws',
-  'bufferutil',
-  'utf-8-validate',
-];
+export const lambdaExternals = externals;
 
 /**
  * How the functions run on AWS; keep equal to infra/shared.ts (test/infra.test.ts checks), since
