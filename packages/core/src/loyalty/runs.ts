@@ -9,7 +9,7 @@ import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { todayUtc } from '../validation';
 import { scoringRuns } from './loyalty.sql';
-import { assertCalendarDate, scoreCurrentTenant, ScoringAlreadyRunningError } from './statement';
+import { assertCalendarDate, scoreCurrentTenant, ScoringAlreadyRunningError, type ScoreResult } from './statement';
 
 export type ScoringRunRow = typeof scoringRuns.$inferSelect;
 
@@ -60,6 +60,25 @@ export function describeError(error: unknown): string {
   }
   const message = current instanceof Error ? current.message : String(current);
   return message.length > 2000 ? `${message.slice(0, 2000)}…` : message;
+}
+
+/**
+ * The work of run `runId` inside its tenant transaction, whoever started it: the day's snapshots
+ * (under the tenant's lock), runs abandoned before it closed, then `afterScoring`.
+ */
+async function scoreForRun(
+  runId: string,
+  asOf: string,
+  options: Pick<RunOptions, 'afterScoring' | 'afterWrite'>,
+): Promise<{ scored: ScoreResult; stageMoves: Record<string, number> | null }> {
+  const tenantId = useTenantId();
+  const scored = await scoreCurrentTenant(asOf, {
+    runId,
+    ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
+  });
+  await closeAbandonedRuns(runId);
+  const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
+  return { scored, stageMoves };
 }
 
 /**
@@ -139,12 +158,7 @@ export async function runTenantScoring(
 
   try {
     return await inTenant(async () => {
-      const scored = await scoreCurrentTenant(asOf, {
-        runId,
-        ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
-      });
-      await closeAbandonedRuns(runId);
-      const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
+      const { scored, stageMoves } = await scoreForRun(runId, asOf, options);
       const durationMs = elapsed();
       await useTransaction()
         .update(scoringRuns)
@@ -241,12 +255,7 @@ export async function runScoringInTransaction(
   const elapsed = () => Math.round(performance.now() - started);
   try {
     return await savepoint(async () => {
-      const scored = await scoreCurrentTenant(asOf, {
-        runId,
-        ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
-      });
-      await closeAbandonedRuns(runId);
-      const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
+      const { scored, stageMoves } = await scoreForRun(runId, asOf, options);
       const [run] = await useTransaction()
         .insert(scoringRuns)
         .values({
