@@ -8,7 +8,7 @@ import { uuidv7 } from '../ids';
 import { stageTransitions } from '../stages/stage-transitions.sql';
 import { patternsMatching, webhookDeliveries, webhooks, type WebhookEvent } from '../webhooks';
 import type { PartyKind } from './enums';
-import { partyFields, type PartyRow } from './parties';
+import { newPartyRow, partyFields, type PartyRow } from './parties';
 import { parties } from './parties.sql';
 
 /**
@@ -299,36 +299,8 @@ export async function importParties(rows: readonly ImportPartyRow[]): Promise<Im
       }
       toCreate.push({
         candidate,
-        // The whole row as the insert below stores it (a PartyRow literal: a new column is a
-        // compile error here until the import decides what it holds).
-        party: {
-          tenantId,
-          id: uuidv7(now.getTime()),
-          kind: data.kind!,
-          displayName: data.displayName!,
-          email: data.email ?? null,
-          phone: data.phone ?? null,
-          company: data.company ?? null,
-          externalId,
-          tags: data.tags ?? [],
-          decisionStyle: data.decisionStyle ?? null,
-          birthday: data.birthday ?? null,
-          notes: data.notes ?? null,
-          ownerId: data.ownerId ?? null,
-          // domain: every new party starts at INITIAL_CONTACT.
-          stage: 'INITIAL_CONTACT',
-          stageChangedAt: now,
-          dormantFromStage: null,
-          archivedAt: data.archived === true ? now : null,
-          mergedIntoId: null,
-          erasedAt: null,
-          loyaltyAsOf: null,
-          loyaltyScore: null,
-          loyaltySegment: null,
-          loyaltyTier: null,
-          createdAt: now,
-          updatedAt: now,
-        },
+        // The whole row as the insert below stores it.
+        party: newPartyRow({ ...data, tenantId, kind: data.kind!, displayName: data.displayName!, externalId }, now),
       });
       continue;
     }

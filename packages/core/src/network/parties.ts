@@ -64,6 +64,47 @@ export const partyFields = {
 const createPartyInput = z.object(partyFields);
 export type CreatePartyInput = z.input<typeof createPartyInput>;
 
+type OptionalPartyFields = 'email' | 'phone' | 'company' | 'externalId' | 'tags' | 'decisionStyle' | 'birthday' | 'notes' | 'ownerId';
+
+/** What a new party is made from: createParty's input, or an imported row. */
+export type NewParty = Pick<PartyRow, 'tenantId' | 'kind' | 'displayName'> & {
+  [K in OptionalPartyFields]?: PartyRow[K] | null;
+} & { archived?: boolean | null };
+
+/**
+ * A new party, every column as first stored (a PartyRow literal: a new column is a compile error
+ * here until it is decided what a new party holds). domain: every party starts at INITIAL_CONTACT.
+ */
+export function newPartyRow(fields: NewParty, now: Date): PartyRow {
+  return {
+    tenantId: fields.tenantId,
+    id: uuidv7(now.getTime()),
+    kind: fields.kind,
+    displayName: fields.displayName,
+    email: fields.email ?? null,
+    phone: fields.phone ?? null,
+    company: fields.company ?? null,
+    externalId: fields.externalId ?? null,
+    tags: fields.tags ?? [],
+    decisionStyle: fields.decisionStyle ?? null,
+    birthday: fields.birthday ?? null,
+    notes: fields.notes ?? null,
+    ownerId: fields.ownerId ?? null,
+    stage: 'INITIAL_CONTACT',
+    stageChangedAt: now,
+    dormantFromStage: null,
+    archivedAt: fields.archived === true ? now : null,
+    mergedIntoId: null,
+    erasedAt: null,
+    loyaltyAsOf: null,
+    loyaltyScore: null,
+    loyaltySegment: null,
+    loyaltyTier: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 /** Creates a party at INITIAL_CONTACT with its first history row. */
 export async function createParty(input: CreatePartyInput): Promise<PartyRow> {
   const data = parseInput(createPartyInput, input);
@@ -73,25 +114,7 @@ export async function createParty(input: CreatePartyInput): Promise<PartyRow> {
   const now = new Date();
   const [party] = await tx
     .insert(parties)
-    .values({
-      tenantId,
-      id: uuidv7(now.getTime()),
-      kind: data.kind,
-      displayName: data.displayName,
-      email: data.email ?? null,
-      phone: data.phone ?? null,
-      company: data.company ?? null,
-      externalId: data.externalId ?? null,
-      tags: data.tags ?? [],
-      decisionStyle: data.decisionStyle ?? null,
-      birthday: data.birthday ?? null,
-      notes: data.notes ?? null,
-      ownerId: data.ownerId ?? null,
-      stage: 'INITIAL_CONTACT',
-      stageChangedAt: now,
-      createdAt: now,
-      updatedAt: now,
-    })
+    .values(newPartyRow({ tenantId, ...data }, now))
     .returning();
   await recordInitialStage(party!.id, 'INITIAL_CONTACT', now);
   await recordAudit({ operation: 'createParty', entityType: 'Party', entityIds: [party!.id] });
