@@ -4,7 +4,7 @@ import type { TenantSettings } from '../access/settings';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { calendarDate } from '../validation';
-import { hasSubscribers, patternsMatching, webhookDeliveries, webhooks, type WebhookEvent } from '../webhooks';
+import { hasSubscribers, listeningWebhooks, webhookDeliveries, type WebhookEvent } from '../webhooks';
 
 /** Refusal to score a tenant whose scoring another run is doing right now (the tenant's lock). */
 export class ScoringAlreadyRunningError extends Error {
@@ -395,10 +395,8 @@ function segmentEventsCte(tenantId: string, day: SQL): SQL {
       select w.tenant_id, gen_random_uuid(), w.id, ${event},
              jsonb_build_object('party', jsonb_build_object('id', u.id), 'from', u.from_segment, 'to', u.segment,
                                 'asOf', u.as_of, 'score', u.score::text, 'tier', u.tier)
-      from updated u cross join ${webhooks} w
+      from updated u cross join ${listeningWebhooks(tenantId, event)} w
       where u.as_of = ${day} and u.segment is distinct from u.from_segment
-        and w.tenant_id = ${tenantId} and w.deleted_at is null
-        and w.events && ${sql.param(patternsMatching(event))}::text[]
       returning 1
     )`;
 }

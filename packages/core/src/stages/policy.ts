@@ -5,6 +5,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { calendarDate } from '../validation';
+import { listeningWebhooks, type WebhookEvent } from '../webhooks';
 
 /** domain: the rules that explain automatic moves (the `rule` of a StageTransition). */
 export const stageRules = [
@@ -44,6 +45,7 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
   const { loyalAfter, dormantAfterDays, churnedAfterDays } = tenant.settings.stagePolicy;
   const tenantId = useTenantId();
   const actor = actorColumns();
+  const stageChanged: WebhookEvent = 'stage.changed';
   const forward = sql`array['INITIAL_CONTACT','TRUST_BUILDING','LOYALTY_GROWTH','LONG_TERM_PARTNERSHIP']::stage[]`;
   const { rows } = await useTransaction().execute<{ rule: StageRule | null; n: number }>(sql`
     with clock as (
@@ -142,12 +144,10 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
     -- domain: partners subscribed to stage.changed hear of every automatic move (outbox, same transaction).
     events as (
       insert into webhook_deliveries (tenant_id, id, webhook_id, event, payload)
-      select ${tenantId}, gen_random_uuid(), w.id, 'stage.changed',
+      select w.tenant_id, gen_random_uuid(), w.id, ${stageChanged},
              jsonb_build_object('party', jsonb_build_object('id', m.party_id), 'from', m.from_stage, 'to', m.to_stage,
                                 'automatic', true, 'rule', m.rule, 'at', m.at)
-      from moves m
-      join webhooks w on w.tenant_id = ${tenantId} and w.deleted_at is null
-                     and w.events && array['stage.changed', 'stage.*', '*']
+      from moves m cross join ${listeningWebhooks(tenantId, stageChanged)} w
       returning 1
     ),
     final as (

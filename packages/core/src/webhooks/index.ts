@@ -1,4 +1,4 @@
-import { and, arrayOverlaps, count, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, arrayOverlaps, count, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import * as z from 'zod';
 import { actorColumns } from '../actor';
 import { recordAudit } from '../audit';
@@ -111,26 +111,29 @@ export async function findWebhooks(ids: readonly string[]): Promise<WebhookRow[]
  * where ids suffice (an erasure redacts them here anyway).
  */
 export async function emitEvent(event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
-  const tenantId = useTenantId();
   await useTransaction().execute(sql`
     insert into ${webhookDeliveries} (tenant_id, id, webhook_id, event, payload)
     select ${webhooks.tenantId}, gen_random_uuid(), ${webhooks.id}, ${event}, ${JSON.stringify(data)}::jsonb
     from ${webhooks}
-    where ${and(
-      eq(webhooks.tenantId, tenantId),
-      isNull(webhooks.deletedAt),
-      arrayOverlaps(webhooks.events, patternsMatching(event)),
-    )}`);
+    where ${listening(useTenantId(), event)}`);
+}
+
+/** The tenant's active webhooks subscribed to `event` (by name, family wildcard or `*`). */
+function listening(tenantId: string, event: WebhookEvent): SQL {
+  return and(eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt), arrayOverlaps(webhooks.events, patternsMatching(event)))!;
+}
+
+/**
+ * The same webhooks as a row source (`id`, `tenant_id`), for set-based statements that queue one
+ * delivery per changed row in the statement that makes the change (the stage policy, scoring).
+ */
+export function listeningWebhooks(tenantId: string, event: WebhookEvent): SQL {
+  return sql`(select ${webhooks.id} as id, ${webhooks.tenantId} as tenant_id from ${webhooks} where ${listening(tenantId, event)})`;
 }
 
 /** Whether any active webhook of the tenant listens to `event` (to skip work no one will read). */
 export async function hasSubscribers(event: WebhookEvent): Promise<boolean> {
-  const [row] = await useTransaction()
-    .select({ n: count() })
-    .from(webhooks)
-    .where(
-      and(eq(webhooks.tenantId, useTenantId()), isNull(webhooks.deletedAt), arrayOverlaps(webhooks.events, patternsMatching(event))),
-    );
+  const [row] = await useTransaction().select({ n: count() }).from(webhooks).where(listening(useTenantId(), event));
   return Number(row?.n ?? 0) > 0;
 }
 
