@@ -1,8 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { asTenant, createTestDatabase, createTestTenant } from '../test';
-import type { Database, DatabaseHandle } from './client';
-import { migrate } from './migrate';
+import { createDatabase, type Database, type DatabaseHandle } from './client';
+import { migrate, migrationsFolder } from './migrate';
 import { orders, parties, referrals, relationships, stageTransitions } from './schema';
 import { useTenantId, useTransaction } from './transaction';
 
@@ -22,6 +26,7 @@ const expectedTables = [
   'referrals',
   'referral_codes',
   'loyalty_snapshots',
+  'party_loyalty',
   'scoring_runs',
   'api_keys',
   'webhooks',
@@ -99,6 +104,63 @@ describe('migrations', () => {
     await migrate(handle);
     expect(await publicTables(handle.db)).toEqual(before);
     expect((await handle.db.execute<{ applied: number }>(journal)).rows[0]?.applied).toBe(applied);
+  });
+
+  // On its own fresh PGlite in both projects: the test needs a database that stopped at 0006.
+  test('0007 moves each party\'s latest-snapshot copy from parties to party_loyalty, and new parties get a row', async () => {
+    const upTo0006 = mkdtempSync(join(tmpdir(), 'guanxi-migrations-'));
+    const fresh = await createDatabase('memory://');
+    try {
+      cpSync(migrationsFolder(), upTo0006, { recursive: true });
+      const journalFile = join(upTo0006, 'meta', '_journal.json');
+      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number }[] };
+      writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.filter((entry) => entry.idx <= 6) }));
+      await migratePglite(fresh.db as never, { migrationsFolder: upTo0006 });
+
+      const tenantId = '0190a0c0-0000-7000-8000-000000000001';
+      const [scored, unscored] = ['0190a0c0-0000-7000-8000-0000000000a1', '0190a0c0-0000-7000-8000-0000000000a2'];
+      await fresh.db.transaction(async (tx) => {
+        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+        await tx.execute(sql`insert into tenants (id, name, settings) values (${tenantId}, 'Before 0007', '{}')`);
+        await tx.execute(sql`
+          insert into parties (tenant_id, id, kind, display_name, loyalty_as_of, loyalty_score, loyalty_segment, loyalty_tier)
+          values (${tenantId}, ${scored}, 'CUSTOMER', 'Scored', '2026-11-30', 71.5, 'IMPORTANT_VALUE', 'GOLD'),
+                 (${tenantId}, ${unscored}, 'PROSPECT', 'Unscored', null, null, null, null)`);
+      });
+
+      await migrate(fresh);
+      const copies = async () =>
+        (
+          await fresh.db.execute<{ party_id: string; as_of: string | null; score: string | null; segment: string | null; tier: string | null }>(
+            sql`select party_id::text, as_of::text, score::text, segment::text, tier::text from party_loyalty order by party_id`,
+          )
+        ).rows;
+      expect(await copies()).toEqual([
+        { party_id: scored, as_of: '2026-11-30', score: '71.5', segment: 'IMPORTANT_VALUE', tier: 'GOLD' },
+        { party_id: unscored, as_of: null, score: null, segment: null, tier: null },
+      ]);
+      const { rows: left } = await fresh.db.execute<{ column_name: string }>(
+        sql`select column_name from information_schema.columns where table_name = 'parties' and column_name like 'loyalty%'`,
+      );
+      expect(left).toEqual([]);
+
+      // The trigger: parties inserted from now on have their (unscored) row, several per statement.
+      const later = ['0190a0c0-0000-7000-8000-0000000000b1', '0190a0c0-0000-7000-8000-0000000000b2'];
+      await fresh.db.transaction(async (tx) => {
+        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true)`);
+        await tx.execute(sql`insert into parties (tenant_id, id, kind, display_name)
+          select ${tenantId}, id::uuid, 'CUSTOMER', 'Later' from (values (${later[0]}), (${later[1]})) v(id)`);
+      });
+      expect((await copies()).map((row) => [row.party_id, row.score])).toEqual([
+        [scored, '71.5'],
+        [unscored, null],
+        [later[0], null],
+        [later[1], null],
+      ]);
+    } finally {
+      await fresh.close();
+      rmSync(upTo0006, { recursive: true, force: true });
+    }
   });
 });
 

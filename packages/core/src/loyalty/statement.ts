@@ -97,7 +97,7 @@ function weightUnits(weights: TenantSettings['scoring']['weights']): {
 /**
  * Scores the current tenant as of `asOf` (domain §4) inside the current transaction: takes the
  * tenant's lock, then one statement replaces the day's snapshots and refreshes the parties' copy of
- * their latest snapshot. Nothing is visible to others until the caller's transaction commits, so a
+ * their latest snapshot (party_loyalty). Nothing is visible to others until the caller's transaction commits, so a
  * run killed half-way leaves the day as it was, and a re-run replaces the day exactly.
  */
 export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {}): Promise<ScoreResult> {
@@ -364,18 +364,17 @@ export function scoringStatement(input: StatementInput): SQL {
       select d.party_id, d.as_of, d.score, d.segment, d.tier from dropped d
     ),
     updated as (
-      -- The parties' copy of their latest snapshot, for lists that filter and sort by it; an
-      -- older day scored again does not overwrite a newer day's copy.
-      update parties p
-      set loyalty_as_of = l.as_of, loyalty_score = l.score, loyalty_segment = l.segment, loyalty_tier = l.tier
+      -- The party's copy of its latest snapshot (party_loyalty), for lists that filter and sort by
+      -- it; an older day scored again does not overwrite a newer day's copy.
+      update party_loyalty p
+      set as_of = l.as_of, score = l.score, segment = l.segment, tier = l.tier
       from latest l${segmentEvents ? sql`
       -- The same row as it was before this statement: its segment before the update.
-      join parties before on before.tenant_id = ${tenantId} and before.id = l.party_id` : sql``}
-      where p.tenant_id = ${tenantId} and p.id = l.party_id
-        and (p.loyalty_as_of is null or p.loyalty_as_of <= ${day})
-        and (p.loyalty_as_of, p.loyalty_score, p.loyalty_segment, p.loyalty_tier)
-            is distinct from (l.as_of, l.score, l.segment, l.tier)
-      returning ${segmentEvents ? sql`p.id, before.loyalty_segment as from_segment, l.segment, l.as_of, l.score, l.tier` : sql`1`}
+      join party_loyalty before on before.tenant_id = ${tenantId} and before.party_id = l.party_id` : sql``}
+      where p.tenant_id = ${tenantId} and p.party_id = l.party_id
+        and (p.as_of is null or p.as_of <= ${day})
+        and (p.as_of, p.score, p.segment, p.tier) is distinct from (l.as_of, l.score, l.segment, l.tier)
+      returning ${segmentEvents ? sql`p.party_id as id, before.segment as from_segment, l.segment, l.as_of, l.score, l.tier` : sql`1`}
     )${segmentEvents ? segmentEventsCte(tenantId, day) : sql``}
     select (select count(*) from inserted)::int as scored,
            (select replaced from cleared)::int as replaced,

@@ -4,7 +4,6 @@ import {
   date,
   foreignKey,
   index,
-  numeric,
   pgTable,
   primaryKey,
   text,
@@ -12,7 +11,6 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { createdAt, tenantColumns, timestamptz, updatedAt } from '../drizzle/columns';
-import { segment, tier } from '../loyalty/enums';
 import { stage } from '../stages/enums';
 import { partyKind } from './enums';
 
@@ -41,12 +39,6 @@ export const parties = pgTable(
     archivedAt: timestamptz('archived_at'),
     mergedIntoId: uuid('merged_into_id'),
     erasedAt: timestamptz('erased_at'),
-    // The latest loyalty snapshot's outputs, copied by the nightly job so lists can filter and
-    // sort by them without a lateral join per row (domain: Party.loyalty is the latest snapshot).
-    loyaltyAsOf: date('loyalty_as_of'),
-    loyaltyScore: numeric('loyalty_score', { precision: 4, scale: 1 }),
-    loyaltySegment: segment('loyalty_segment'),
-    loyaltyTier: tier('loyalty_tier'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -68,13 +60,6 @@ export const parties = pgTable(
     index('parties_tenant_stage_idx').on(t.tenantId, t.stage),
     index('parties_tenant_owner_idx').on(t.tenantId, t.ownerId),
     index('parties_tags_idx').using('gin', t.tags),
-    // Sort by latest score, unscored last; the cursor carries the same expression.
-    index('parties_tenant_score_idx').on(t.tenantId, sql`coalesce(${t.loyaltyScore}, -1)`, t.id),
-    // Partial: an index that also matched unscored parties could be picked for the foreign-key
-    // lookups of child tables on a small, never-analysed table, scanning the whole tenant.
-    index('parties_tenant_segment_idx')
-      .on(t.tenantId, t.loyaltySegment)
-      .where(sql`${t.loyaltySegment} is not null`),
     check('parties_display_name_length', sql`length(btrim(${t.displayName})) between 1 and 200`),
     check('parties_not_merged_into_self', sql`${t.mergedIntoId} is distinct from ${t.id}`),
   ],

@@ -12,6 +12,7 @@ import { recordInitialStage } from '../stages';
 import { calendarDate, parseInput, todayUtc } from '../validation';
 import { partyKinds, type PartyKind } from './enums';
 import { parties } from './parties.sql';
+import { partyLoyalty } from '../loyalty/loyalty.sql';
 
 export type PartyRow = typeof parties.$inferSelect;
 
@@ -96,10 +97,6 @@ export function newPartyRow(fields: NewParty, now: Date): PartyRow {
     archivedAt: fields.archived === true ? now : null,
     mergedIntoId: null,
     erasedAt: null,
-    loyaltyAsOf: null,
-    loyaltyScore: null,
-    loyaltySegment: null,
-    loyaltyTier: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -153,13 +150,20 @@ export interface PartyOrder {
 }
 export const defaultPartyOrder: PartyOrder = { field: 'CREATED_AT', direction: 'ASC' };
 
+/** A party as lists return it: with its latest score (the SCORE order's key), null when unscored. */
+export type ListedParty = PartyRow & { latestScore: string | null };
+
+/** Whether a filter reads the parties' latest-snapshot copy (party_loyalty). */
+const readsLoyalty = (filter: PartyFilter) => Boolean(filter.segments?.length || filter.tiers?.length);
+const loyaltyOfParty = and(eq(partyLoyalty.tenantId, parties.tenantId), eq(partyLoyalty.partyId, parties.id));
+
 function filterConditions(filter: PartyFilter): SQL[] {
   const conditions: SQL[] = [eq(parties.tenantId, useTenantId())];
   conditions.push(filter.archived ? isNotNull(parties.archivedAt) : isNull(parties.archivedAt));
   if (filter.kinds?.length) conditions.push(inArray(parties.kind, filter.kinds));
   if (filter.stages?.length) conditions.push(inArray(parties.stage, filter.stages));
-  if (filter.segments?.length) conditions.push(inArray(parties.loyaltySegment, filter.segments));
-  if (filter.tiers?.length) conditions.push(inArray(parties.loyaltyTier, filter.tiers));
+  if (filter.segments?.length) conditions.push(inArray(partyLoyalty.segment, filter.segments));
+  if (filter.tiers?.length) conditions.push(inArray(partyLoyalty.tier, filter.tiers));
   if (filter.tags?.length) conditions.push(arrayContains(parties.tags, filter.tags));
   if (filter.ownerId) conditions.push(eq(parties.ownerId, filter.ownerId));
   const search = filter.search?.trim().toLowerCase();
@@ -173,24 +177,29 @@ function filterConditions(filter: PartyFilter): SQL[] {
   return conditions;
 }
 
-/** The sort key of each order: a column (or expression) then the id, which breaks every tie. */
-function sortKey(field: PartyOrderField): { expression: SQL; of(party: PartyRow): string | number } {
+/**
+ * The sort key of each order: a column (or expression) then the id, which breaks every tie. The
+ * SCORE order names party_loyalty's own columns, so its index (tenant, score, party) serves both
+ * the order and the cursor's bound.
+ */
+function sortKey(field: PartyOrderField): { expression: SQL; id: SQL; of(party: ListedParty): string | number } {
   switch (field) {
     case 'CREATED_AT':
-      return { expression: sql`${parties.createdAt}`, of: (p) => p.createdAt.toISOString() };
+      return { expression: sql`${parties.createdAt}`, id: sql`${parties.id}`, of: (p) => p.createdAt.toISOString() };
     case 'DISPLAY_NAME':
-      return { expression: sql`${parties.displayName}`, of: (p) => p.displayName };
+      return { expression: sql`${parties.displayName}`, id: sql`${parties.id}`, of: (p) => p.displayName };
     case 'SCORE':
       // Unscored parties sort as -1: last when best-first, first when worst-first.
       return {
-        expression: sql`coalesce(${parties.loyaltyScore}, -1)`,
-        of: (p) => (p.loyaltyScore === null ? -1 : Number(p.loyaltyScore)),
+        expression: sql`coalesce(${partyLoyalty.score}, -1)`,
+        id: sql`${partyLoyalty.partyId}`,
+        of: (p) => (p.latestScore === null ? -1 : Number(p.latestScore)),
       };
   }
 }
 
 /** The cursor of a party in a given order: its sort key and id. */
-export function partyCursor(party: PartyRow, order: PartyOrder = defaultPartyOrder): string {
+export function partyCursor(party: ListedParty, order: PartyOrder = defaultPartyOrder): string {
   return encodeCursor([order.field, sortKey(order.field).of(party), party.id]);
 }
 
@@ -199,7 +208,7 @@ export async function listParties(
   filter: PartyFilter,
   page: PageRequest,
   order: PartyOrder = defaultPartyOrder,
-): Promise<PartyRow[]> {
+): Promise<ListedParty[]> {
   const conditions = filterConditions(filter);
   const key = sortKey(order.field);
   const forward = (order.direction === 'ASC') !== page.inverted;
@@ -216,24 +225,25 @@ export async function listParties(
           : sql`${String(value)}`;
     // Rows strictly beyond the cursor in the list's own direction.
     const beyond = (side === 'after') === (order.direction === 'ASC') ? sql`>` : sql`<`;
-    return sql`(${key.expression}, ${parties.id}) ${beyond} (${typed}, ${id}::uuid)`;
+    return sql`(${key.expression}, ${key.id}) ${beyond} (${typed}, ${id}::uuid)`;
   };
   if (page.after) conditions.push(boundary(page.after, 'after'));
   if (page.before) conditions.push(boundary(page.before, 'before'));
   const direction = forward ? sql`asc` : sql`desc`;
-  return useTransaction()
-    .select()
+  const rows = await useTransaction()
+    .select({ party: parties, latestScore: partyLoyalty.score })
     .from(parties)
+    .innerJoin(partyLoyalty, loyaltyOfParty)
     .where(and(...conditions))
-    .orderBy(sql`${key.expression} ${direction}`, sql`${parties.id} ${direction}`)
+    .orderBy(sql`${key.expression} ${direction}`, sql`${key.id} ${direction}`)
     .limit(page.limit);
+  return rows.map((row) => ({ ...row.party, latestScore: row.latestScore }));
 }
 
 export async function countParties(filter: PartyFilter): Promise<number> {
-  const [row] = await useTransaction()
-    .select({ n: count() })
-    .from(parties)
-    .where(and(...filterConditions(filter)));
+  const query = useTransaction().select({ n: count() }).from(parties).$dynamic();
+  if (readsLoyalty(filter)) query.innerJoin(partyLoyalty, loyaltyOfParty);
+  const [row] = await query.where(and(...filterConditions(filter)));
   return row?.n ?? 0;
 }
 

@@ -3,7 +3,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { loyaltySnapshots } from '../loyalty/loyalty.sql';
+import { loyaltySnapshots, partyLoyalty } from '../loyalty/loyalty.sql';
 import { interactions } from '../network/interactions.sql';
 import { orders } from '../network/orders.sql';
 import { parties } from '../network/parties.sql';
@@ -16,7 +16,7 @@ import { emitEvent } from '../webhooks';
 type PartyRow = typeof parties.$inferSelect;
 
 /** Bumped whenever the export document's shape changes, so consumers can tell versions apart. */
-export const exportSchemaVersion = 1;
+export const exportSchemaVersion = 2;
 
 async function requirePartyById(id: string, forUpdate = false): Promise<PartyRow> {
   if (!isUuid(id)) throw UserError.of('NOT_FOUND', 'No such party', 'id');
@@ -38,7 +38,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
   const tx = useTransaction();
   const tenantId = useTenantId();
   const party = await requirePartyById(id);
-  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, history, subtree] = await Promise.all([
+  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree] = await Promise.all([
     tx
       .select()
       .from(relationships)
@@ -58,6 +58,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       .from(loyaltySnapshots)
       .where(and(eq(loyaltySnapshots.tenantId, tenantId), eq(loyaltySnapshots.partyId, id)))
       .orderBy(asc(loyaltySnapshots.asOf)),
+    tx.select().from(partyLoyalty).where(and(eq(partyLoyalty.tenantId, tenantId), eq(partyLoyalty.partyId, id))),
     tx
       .select()
       .from(stageTransitions)
@@ -81,6 +82,8 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       referralCode: codes[0] ?? null,
       referralSubtree: subtree[0] ?? null,
       loyaltySnapshots: snapshots,
+      // The copy of the latest snapshot that lists sort by (all nulls before the first score).
+      latestLoyalty: latest[0] ?? null,
       stageHistory: history,
     }),
   ) as Record<string, unknown>;

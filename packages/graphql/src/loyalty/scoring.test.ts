@@ -468,8 +468,8 @@ async function partyLoyaltyColumns(tenantId: string) {
   return tenantRows(
     api.handle,
     tenantId,
-    `select id::text as id, loyalty_as_of::text as as_of, loyalty_score::text as score, loyalty_segment::text as segment,
-            loyalty_tier::text as tier from parties order by id`,
+    `select party_id::text as id, as_of::text as as_of, score::text as score, segment::text as segment,
+            tier::text as tier from party_loyalty order by party_id`,
   );
 }
 

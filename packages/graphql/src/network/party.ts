@@ -9,6 +9,7 @@ import {
   partyKinds,
   partyOrderFields,
   updateParty,
+  type ListedParty,
   type PartyRow,
 } from '@guanxi/core/network';
 import { segments, tiers } from '@guanxi/core/loyalty';
@@ -95,7 +96,7 @@ builder.queryFields((t) => ({
       resolve: (_root, args) => {
         const filter = args.filter ?? {};
         const order = args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? 'ASC' } : defaultPartyOrder;
-        return keysetConnection<PartyRow>(
+        return keysetConnection<ListedParty>(
           args,
           (party) => partyCursor(party, order),
           (page) => listParties(filter, page, order),

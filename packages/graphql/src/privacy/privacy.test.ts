@@ -83,7 +83,7 @@ describe('exportPartyData / erasePartyData', () => {
       { id: encodeGlobalID('Party', party.id) },
     );
     const doc = exportPartyData.document;
-    expect(doc.schemaVersion).toBe(1);
+    expect(doc.schemaVersion).toBe(2);
     expect(Date.parse(doc.exportedAt)).not.toBeNaN();
     expect(doc.party).toMatchObject({ id: party.id, email: 'zhang.exp@example.com', birthday: '1984-03-17' });
 
@@ -105,6 +105,7 @@ describe('exportPartyData / erasePartyData', () => {
       referral_codes: doc.referralCode ? [doc.referralCode] : [],
       referral_subtree_sizes: doc.referralSubtree ? [doc.referralSubtree] : [],
       loyalty_snapshots: doc.loyaltySnapshots,
+      party_loyalty: doc.latestLoyalty ? [doc.latestLoyalty] : [],
       stage_transitions: doc.stageHistory,
     };
     const tables = [...new Set(refs.map((r) => r.table_name))];
