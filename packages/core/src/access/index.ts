@@ -5,7 +5,7 @@ import type { Database } from '../drizzle/client';
 import { asApplication, useTenantId, useTransaction, withTenant } from '../drizzle/transaction';
 import { recordAudit } from '../audit';
 import { UserError } from '../errors';
-import { parseInput, zodToUserError } from '../validation';
+import { lazySchema, parseInput, zodToUserError } from '../validation';
 import { uuidv7 } from '../ids';
 import {
   displayPrefix,
@@ -29,13 +29,15 @@ export { rateLimitCounters } from './rate-limit.sql';
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
-const createTenantInput = z.object({
-  name: z.string().trim().min(1, 'Name must not be blank').max(200, 'Name is at most 200 characters'),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, 'Currency is an ISO 4217 code such as CNY or EUR')
-    .default('CNY'),
-});
+const createTenantInput = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1, 'Name must not be blank').max(200, 'Name is at most 200 characters'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'Currency is an ISO 4217 code such as CNY or EUR')
+      .default('CNY'),
+  }),
+);
 
 /**
  * Creates a tenant and its first API key, which holds every scope (domain: a key for a new tenant
@@ -45,7 +47,7 @@ export async function createTenant(
   db: Database,
   input: { name: string; currency?: string | null },
 ): Promise<{ tenant: TenantRow; apiKey: string }> {
-  const parsed = createTenantInput.safeParse({ ...input, currency: input.currency ?? undefined });
+  const parsed = createTenantInput().safeParse({ ...input, currency: input.currency ?? undefined });
   if (!parsed.success) throw zodToUserError(parsed.error);
   const tenantId = uuidv7();
   const actor: Actor = { kind: 'SYSTEM', tenantId, name: 'operator' };
@@ -181,21 +183,23 @@ export async function listTenants(db: Database): Promise<TenantRow[]> {
   );
 }
 
-const createApiKeyInput = z.object({
-  name: z.string().trim().min(1, 'Name must not be blank').max(100, 'Name is at most 100 characters'),
-  scopes: z
-    .array(z.enum(apiScopes, { message: `Scopes are among ${apiScopes.join(', ')}` }))
-    .min(1, 'A key needs at least one scope')
-    .transform((scopes) => [...new Set(scopes)]),
-  expiresAt: z
-    .date()
-    .refine((date) => date.getTime() > Date.now(), 'Expiry must be in the future')
-    .nullish(),
-});
+const createApiKeyInput = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1, 'Name must not be blank').max(100, 'Name is at most 100 characters'),
+    scopes: z
+      .array(z.enum(apiScopes, { message: `Scopes are among ${apiScopes.join(', ')}` }))
+      .min(1, 'A key needs at least one scope')
+      .transform((scopes) => [...new Set(scopes)]),
+    expiresAt: z
+      .date()
+      .refine((date) => date.getTime() > Date.now(), 'Expiry must be in the future')
+      .nullish(),
+  }),
+);
 
 /** A new key for the current tenant. The secret is in the result and nowhere else, ever. */
-export async function createApiKey(input: z.input<typeof createApiKeyInput>): Promise<{ apiKey: ApiKeyRow; secret: string }> {
-  const data = parseInput(createApiKeyInput, input);
+export async function createApiKey(input: z.input<ReturnType<typeof createApiKeyInput>>): Promise<{ apiKey: ApiKeyRow; secret: string }> {
+  const data = parseInput(createApiKeyInput(), input);
   const actor = actorColumns();
   const issued = await issueApiKey({ ...data, createdBy: `${actor.actorKind}:${actor.actorId}` });
   await recordAudit({

@@ -3,57 +3,59 @@ import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
-import { parseInput } from '../validation';
+import { lazySchema, parseInput } from '../validation';
 import type { TenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
 const whole = (label: string, min: number, max: number) =>
   z.number().int(`${label} is a whole number`).min(min, `${label} is ${min} to ${max}`).max(max, `${label} is ${min} to ${max}`);
-const share = z.number().min(0, 'A weight is between 0 and 1').max(1, 'A weight is between 0 and 1');
+const share = lazySchema(() => z.number().min(0, 'A weight is between 0 and 1').max(1, 'A weight is between 0 and 1'));
 
-const settingsInput = z.object({
-  stagePolicy: z
-    .object({
-      loyalAfter: whole('loyalAfter', 2, 5).optional(),
-      dormantAfterDays: whole('dormantAfterDays', 1, 3650).optional(),
-      churnedAfterDays: whole('churnedAfterDays', 2, 3650).optional(),
-    })
-    .optional(),
-  scoring: z
-    .object({
-      windowDays: whole('windowDays', 30, 1095).optional(),
-      weights: z
-        .object({
-          recency: share,
-          frequency: share,
-          monetary: share,
-          satisfaction: share,
-          referrals: share,
-          engagement: share,
-        })
-        .optional(),
-      tiers: z
-        .object({ platinum: whole('platinum', 1, 100), gold: whole('gold', 1, 100), silver: whole('silver', 1, 100) })
-        .optional(),
-    })
-    .optional(),
-  referrals: z
-    .object({
-      reward: z
-        .object({
-          kind: z.enum(['FIXED', 'PERCENT']),
-          amount: z.string().regex(/^\d{1,12}(\.\d{1,4})?$/, 'Amount is a decimal number ≥ 0, e.g. "20.00"'),
-        })
-        .optional(),
-      autoReward: z.boolean().optional(),
-      maxReferralsPerHour: whole('maxReferralsPerHour', 1, 10_000).optional(),
-      minMinutesToConvert: whole('minMinutesToConvert', 0, 100_000).optional(),
-    })
-    .optional(),
-  followUpDays: whole('followUpDays', 1, 365).optional(),
-});
+const settingsInput = lazySchema(() =>
+  z.object({
+    stagePolicy: z
+      .object({
+        loyalAfter: whole('loyalAfter', 2, 5).optional(),
+        dormantAfterDays: whole('dormantAfterDays', 1, 3650).optional(),
+        churnedAfterDays: whole('churnedAfterDays', 2, 3650).optional(),
+      })
+      .optional(),
+    scoring: z
+      .object({
+        windowDays: whole('windowDays', 30, 1095).optional(),
+        weights: z
+          .object({
+            recency: share(),
+            frequency: share(),
+            monetary: share(),
+            satisfaction: share(),
+            referrals: share(),
+            engagement: share(),
+          })
+          .optional(),
+        tiers: z
+          .object({ platinum: whole('platinum', 1, 100), gold: whole('gold', 1, 100), silver: whole('silver', 1, 100) })
+          .optional(),
+      })
+      .optional(),
+    referrals: z
+      .object({
+        reward: z
+          .object({
+            kind: z.enum(['FIXED', 'PERCENT']),
+            amount: z.string().regex(/^\d{1,12}(\.\d{1,4})?$/, 'Amount is a decimal number ≥ 0, e.g. "20.00"'),
+          })
+          .optional(),
+        autoReward: z.boolean().optional(),
+        maxReferralsPerHour: whole('maxReferralsPerHour', 1, 10_000).optional(),
+        minMinutesToConvert: whole('minMinutesToConvert', 0, 100_000).optional(),
+      })
+      .optional(),
+    followUpDays: whole('followUpDays', 1, 365).optional(),
+  }),
+);
 
-export type TenantSettingsInput = z.input<typeof settingsInput>;
+export type TenantSettingsInput = z.input<ReturnType<typeof settingsInput>>;
 
 /** Sums weights in millionths, so 0.1 + 0.2 + … is compared exactly, not in floating point. */
 function weightsSumToOne(weights: TenantSettings['scoring']['weights']): boolean {
@@ -71,7 +73,7 @@ function given<T extends object>(value: T | undefined): Partial<T> {
  * every snapshot and automatic move says which rules produced it.
  */
 export async function updateTenantSettings(input: TenantSettingsInput) {
-  const data = parseInput(settingsInput, input);
+  const data = parseInput(settingsInput(), input);
   const tx = useTransaction();
   const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, useTenantId())).for('update');
   if (!tenant) throw new Error('The current tenant does not exist');

@@ -39,7 +39,7 @@ export interface ScoreResult {
 }
 
 export function assertCalendarDate(asOf: string, field: string | string[] = 'asOf'): void {
-  if (!calendarDate.safeParse(asOf).success) throw UserError.of('VALIDATION', 'asOf is a date, YYYY-MM-DD', field);
+  if (!calendarDate().safeParse(asOf).success) throw UserError.of('VALIDATION', 'asOf is a date, YYYY-MM-DD', field);
 }
 
 /**

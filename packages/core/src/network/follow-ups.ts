@@ -52,7 +52,7 @@ export async function dueFollowUps(options: { withinDays?: number; today?: strin
     throw UserError.of('VALIDATION', 'withinDays is 0 to 366', ['withinDays']);
   }
   const today = options.today ?? todayUtc();
-  if (!calendarDate.safeParse(today).success) throw UserError.of('VALIDATION', 'today is a date, YYYY-MM-DD', ['today']);
+  if (!calendarDate().safeParse(today).success) throw UserError.of('VALIDATION', 'today is a date, YYYY-MM-DD', ['today']);
   const tenant = await currentTenant();
   // Tenants created before the setting existed have no value stored: the default applies.
   const followUpDays = tenant.settings.followUpDays ?? defaultTenantSettings().followUpDays;

@@ -6,6 +6,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError, type UserErrorDetail } from '../errors';
 import { uuidv7 } from '../ids';
 import { stageTransitions } from '../stages/stage-transitions.sql';
+import { lazySchema } from '../validation';
 import { patternsMatching, webhookDeliveries, webhooks, type WebhookEvent } from '../webhooks';
 import type { PartyKind } from './enums';
 import { newPartyRow, partyFields, type PartyRow } from './parties';
@@ -88,41 +89,43 @@ type DataField = (typeof dataFields)[number];
 
 const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-const importRowSchema = z
-  .object({
-    ...partyFields,
-    // api: upsert by externalId, so every row must carry one.
-    externalId: z
-      .string({
-        error: (issue) =>
-          issue.input === undefined || issue.input === null
-            ? 'External id is required on every imported row'
-            : 'External id must be text',
-      })
-      .trim()
-      .min(1, 'External id is required on every imported row')
-      .max(200, 'External id is at most 200 characters'),
-    kind: partyFields.kind.nullish().refine((v) => v !== null, 'Kind cannot be cleared'),
-    displayName: partyFields.displayName.nullish().refine((v) => v !== null, 'Display name cannot be cleared'),
-    archived: z.boolean({ message: 'Archived is true or false' }).nullish(),
-  })
-  .superRefine((row, ctx) => {
-    // Postgres text holds neither NUL nor half a surrogate pair (which the JSON the bulk
-    // statements send would carry as an escape Postgres refuses): caught here, either is one
-    // ERROR row instead of a failed batch.
-    for (const [field, value] of Object.entries(row)) {
-      const texts = Array.isArray(value) ? value : [value];
-      if (texts.some((text) => typeof text === 'string' && unstorable.test(text))) {
-        ctx.addIssue({ code: 'custom', path: [field], message: 'Text must be valid Unicode without NUL characters' });
+const importRowSchema = lazySchema(() =>
+  z
+    .object({
+      ...partyFields(),
+      // api: upsert by externalId, so every row must carry one.
+      externalId: z
+        .string({
+          error: (issue) =>
+            issue.input === undefined || issue.input === null
+              ? 'External id is required on every imported row'
+              : 'External id must be text',
+        })
+        .trim()
+        .min(1, 'External id is required on every imported row')
+        .max(200, 'External id is at most 200 characters'),
+      kind: partyFields().kind.nullish().refine((v) => v !== null, 'Kind cannot be cleared'),
+      displayName: partyFields().displayName.nullish().refine((v) => v !== null, 'Display name cannot be cleared'),
+      archived: z.boolean({ message: 'Archived is true or false' }).nullish(),
+    })
+    .superRefine((row, ctx) => {
+      // Postgres text holds neither NUL nor half a surrogate pair (which the JSON the bulk
+      // statements send would carry as an escape Postgres refuses): caught here, either is one
+      // ERROR row instead of a failed batch.
+      for (const [field, value] of Object.entries(row)) {
+        const texts = Array.isArray(value) ? value : [value];
+        if (texts.some((text) => typeof text === 'string' && unstorable.test(text))) {
+          ctx.addIssue({ code: 'custom', path: [field], message: 'Text must be valid Unicode without NUL characters' });
+        }
       }
-    }
-    // Postgres has no year 0, which a YYYY-MM-DD check alone lets through.
-    if (row.birthday && row.birthday < '0001-01-01') {
-      ctx.addIssue({ code: 'custom', path: ['birthday'], message: 'Not a calendar date' });
-    }
-  });
+      // Postgres has no year 0, which a YYYY-MM-DD check alone lets through.
+      if (row.birthday && row.birthday < '0001-01-01') {
+        ctx.addIssue({ code: 'custom', path: ['birthday'], message: 'Not a calendar date' });
+      }
+    }),
+);
 
-type ParsedRow = z.output<typeof importRowSchema>;
+type ParsedRow = z.output<ReturnType<typeof importRowSchema>>;
 
 interface Candidate {
   index: number;
@@ -250,7 +253,7 @@ export async function importParties(rows: readonly ImportPartyRow[]): Promise<Im
       }
       claimed.add(externalId);
     }
-    const parsed = importRowSchema.safeParse(row);
+    const parsed = importRowSchema().safeParse(row);
     if (!parsed.success) {
       errors.push(
         ...parsed.error.issues.map((issue) => ({

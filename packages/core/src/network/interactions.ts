@@ -7,7 +7,7 @@ import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { encodeCursor, pagesByParty } from '../pagination';
 import type { ActorKind } from '../stages/enums';
-import { parseInput } from '../validation';
+import { lazySchema, parseInput } from '../validation';
 import { interactionKinds, type InteractionKind } from './enums';
 import { interactions } from './interactions.sql';
 import { clockSkewMs, decodeTimelineCursor } from './orders';
@@ -15,34 +15,36 @@ import { requireParty } from './parties';
 
 export type InteractionRow = typeof interactions.$inferSelect;
 
-const recordInteractionInput = z.object({
-  partyId: z.string(),
-  kind: z.enum(interactionKinds, { message: `Kind is one of ${interactionKinds.join(', ')}` }),
-  occurredAt: z
-    .date()
-    // A touchpoint is logged after it happened; "in a minute" is only a clock running fast.
-    .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An interaction cannot be in the future')
-    .nullish(),
-  satisfaction: z
-    .number()
-    .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5')
-    .nullish(),
-  note: z
-    .string()
-    .trim()
-    .max(2000, 'Note is at most 2000 characters')
-    .transform((value) => (value === '' ? null : value))
-    .nullish(),
-});
+const recordInteractionInput = lazySchema(() =>
+  z.object({
+    partyId: z.string(),
+    kind: z.enum(interactionKinds, { message: `Kind is one of ${interactionKinds.join(', ')}` }),
+    occurredAt: z
+      .date()
+      // A touchpoint is logged after it happened; "in a minute" is only a clock running fast.
+      .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An interaction cannot be in the future')
+      .nullish(),
+    satisfaction: z
+      .number()
+      .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5')
+      .nullish(),
+    note: z
+      .string()
+      .trim()
+      .max(2000, 'Note is at most 2000 characters')
+      .transform((value) => (value === '' ? null : value))
+      .nullish(),
+  }),
+);
 
-export type RecordInteractionInput = z.input<typeof recordInteractionInput>;
+export type RecordInteractionInput = z.input<ReturnType<typeof recordInteractionInput>>;
 
 /**
  * Logs a touchpoint with a party (call, visit, care, complaint…), signed by the current actor.
  * domain: interactions feed engagement, keep a party out of DORMANT and reset its follow-up clock.
  */
 export async function recordInteraction(input: RecordInteractionInput): Promise<InteractionRow> {
-  const data = parseInput(recordInteractionInput, input);
+  const data = parseInput(recordInteractionInput(), input);
   if (!isUuid(data.partyId)) throw UserError.of('NOT_FOUND', 'No such party', 'partyId');
   const party = await requireParty(data.partyId, 'partyId');
   // Archived covers merged parties too: their history now belongs to the party they were merged into.

@@ -7,7 +7,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
-import { parseInput } from '../validation';
+import { lazySchema, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
 import { parties } from './parties.sql';
@@ -55,9 +55,11 @@ function amountProblem(amount: string, currency: string): string | null {
   return null;
 }
 
-const satisfaction = z
-  .number()
-  .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5');
+const satisfaction = lazySchema(() =>
+  z
+    .number()
+    .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5'),
+);
 
 /** The input schema for one tenant: the currency and its minor units are the tenant's. */
 function recordOrderInput(tenantCurrency: string) {
@@ -76,7 +78,7 @@ function recordOrderInput(tenantCurrency: string) {
         // domain: a future placedAt is refused; the past is fine (order history is imported).
         .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An order cannot be placed in the future')
         .nullish(),
-      satisfaction: satisfaction.nullish(),
+      satisfaction: satisfaction().nullish(),
       externalId: z
         .string()
         .trim()

@@ -9,7 +9,7 @@ import type { Segment, Tier } from '../loyalty/enums';
 import type { Stage } from '../stages/enums';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { recordInitialStage } from '../stages';
-import { calendarDate, parseInput, todayUtc } from '../validation';
+import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
 import { partyKinds, type PartyKind } from './enums';
 import { parties } from './parties.sql';
 import { partyLoyalty } from '../loyalty/loyalty.sql';
@@ -27,7 +27,7 @@ const optionalText = (max: number, label: string) =>
 // A pragmatic address check (local@domain.tld): what forms accept, without the RFC's corners.
 const emailPattern = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
-export const partyFields = {
+export const partyFields = lazySchema(() => ({
   kind: z.enum(partyKinds, { message: `Kind is one of ${partyKinds.join(', ')}` }),
   displayName: z
     .string()
@@ -55,15 +55,15 @@ export const partyFields = {
     .transform((tags) => [...new Set(tags)])
     .nullish(),
   decisionStyle: optionalText(100, 'Decision style'),
-  birthday: calendarDate
+  birthday: calendarDate()
     .refine((value) => value <= todayUtc(), 'Birthday cannot be in the future')
     .nullish(),
   notes: optionalText(10_000, 'Notes'),
   ownerId: optionalText(200, 'Owner id'),
-};
+}));
 
-const createPartyInput = z.object(partyFields);
-export type CreatePartyInput = z.input<typeof createPartyInput>;
+const createPartyInput = lazySchema(() => z.object(partyFields()));
+export type CreatePartyInput = z.input<ReturnType<typeof createPartyInput>>;
 
 type OptionalPartyFields = 'email' | 'phone' | 'company' | 'externalId' | 'tags' | 'decisionStyle' | 'birthday' | 'notes' | 'ownerId';
 
@@ -104,7 +104,7 @@ export function newPartyRow(fields: NewParty, now: Date): PartyRow {
 
 /** Creates a party at INITIAL_CONTACT with its first history row. */
 export async function createParty(input: CreatePartyInput): Promise<PartyRow> {
-  const data = parseInput(createPartyInput, input);
+  const data = parseInput(createPartyInput(), input);
   const tx = useTransaction();
   const tenantId = useTenantId();
   if (data.externalId) await assertExternalIdFree(data.externalId);
@@ -247,13 +247,15 @@ export async function countParties(filter: PartyFilter): Promise<number> {
   return row?.n ?? 0;
 }
 
-const updatePartyInput = z.object({
-  ...partyFields,
-  kind: partyFields.kind.nullish().refine((v) => v !== null, 'Kind cannot be cleared'),
-  displayName: partyFields.displayName.nullish().refine((v) => v !== null, 'Display name cannot be cleared'),
-  archived: z.boolean().nullish(),
-});
-export type UpdatePartyInput = z.input<typeof updatePartyInput>;
+const updatePartyInput = lazySchema(() =>
+  z.object({
+    ...partyFields(),
+    kind: partyFields().kind.nullish().refine((v) => v !== null, 'Kind cannot be cleared'),
+    displayName: partyFields().displayName.nullish().refine((v) => v !== null, 'Display name cannot be cleared'),
+    archived: z.boolean().nullish(),
+  }),
+);
+export type UpdatePartyInput = z.input<ReturnType<typeof updatePartyInput>>;
 
 /** The current tenant's party, or NOT_FOUND naming the input field that held its id. */
 export async function requireParty(id: string, field = 'id', options: { forUpdate?: boolean } = {}): Promise<PartyRow> {
@@ -271,7 +273,7 @@ export async function requireParty(id: string, field = 'id', options: { forUpdat
  * restores an archived party (domain: archiving is soft and reversible).
  */
 export async function updateParty(id: string, input: UpdatePartyInput): Promise<PartyRow> {
-  const data = parseInput(updatePartyInput, input);
+  const data = parseInput(updatePartyInput(), input);
   const current = await requireParty(id, 'id', { forUpdate: true });
   if (current.mergedIntoId && data.archived === false) {
     throw UserError.of('CONFLICT', 'A party merged into another cannot be restored', 'archived');

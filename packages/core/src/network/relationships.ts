@@ -5,44 +5,48 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
-import { calendarDate, parseInput, todayUtc } from '../validation';
+import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
 import { relationships } from './relationships.sql';
 
 export type RelationshipRow = typeof relationships.$inferSelect;
 
-const strength = z.number().int('Strength is a whole number').min(1, 'Strength is 1 to 5').max(5, 'Strength is 1 to 5');
-const label = z
-  .string()
-  .trim()
-  .max(100, 'Label is at most 100 characters')
-  .transform((value) => (value === '' ? null : value));
+const strength = lazySchema(() => z.number().int('Strength is a whole number').min(1, 'Strength is 1 to 5').max(5, 'Strength is 1 to 5'));
+const label = lazySchema(() =>
+  z
+    .string()
+    .trim()
+    .max(100, 'Label is at most 100 characters')
+    .transform((value) => (value === '' ? null : value)),
+);
 
-const connectInput = z
-  .object({
-    fromId: z.string(),
-    toId: z.string(),
-    type: z.enum(relationshipTypes, { message: `Type is one of ${relationshipTypes.join(', ')}` }),
-    strength: strength.nullish(),
-    label: label.nullish(),
-    since: calendarDate.nullish(),
-    until: calendarDate.nullish(),
-  })
-  .superRefine((input, ctx) => {
-    // domain: REFERRED edges are made by referrals, never by hand.
-    if (input.type === 'REFERRED') {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: 'REFERRED edges are created by createReferral' });
-    }
-    if (input.fromId === input.toId) {
-      ctx.addIssue({ code: 'custom', path: ['toId'], message: 'A party cannot be connected to itself' });
-    }
-    if (input.since && input.until && input.since > input.until) {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: 'Until must not be before since' });
-    }
-  });
+const connectInput = lazySchema(() =>
+  z
+    .object({
+      fromId: z.string(),
+      toId: z.string(),
+      type: z.enum(relationshipTypes, { message: `Type is one of ${relationshipTypes.join(', ')}` }),
+      strength: strength().nullish(),
+      label: label().nullish(),
+      since: calendarDate().nullish(),
+      until: calendarDate().nullish(),
+    })
+    .superRefine((input, ctx) => {
+      // domain: REFERRED edges are made by referrals, never by hand.
+      if (input.type === 'REFERRED') {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: 'REFERRED edges are created by createReferral' });
+      }
+      if (input.fromId === input.toId) {
+        ctx.addIssue({ code: 'custom', path: ['toId'], message: 'A party cannot be connected to itself' });
+      }
+      if (input.since && input.until && input.since > input.until) {
+        ctx.addIssue({ code: 'custom', path: ['until'], message: 'Until must not be before since' });
+      }
+    }),
+);
 
-export type ConnectPartiesInput = z.input<typeof connectInput>;
+export type ConnectPartiesInput = z.input<ReturnType<typeof connectInput>>;
 
 /** The same edge, whichever way round a symmetric one is given (domain: stored once). */
 function samePair(type: RelationshipType, fromId: string, toId: string): SQL {
@@ -56,7 +60,7 @@ function samePair(type: RelationshipType, fromId: string, toId: string): SQL {
 
 /** Creates a typed edge; refuses a self-edge, a manual REFERRED edge and a duplicate. */
 export async function connectParties(input: ConnectPartiesInput): Promise<RelationshipRow> {
-  const data = parseInput(connectInput, input);
+  const data = parseInput(connectInput(), input);
   await requireParty(data.fromId, 'fromId');
   await requireParty(data.toId, 'toId');
   const tx = useTransaction();
@@ -93,13 +97,15 @@ export async function connectParties(input: ConnectPartiesInput): Promise<Relati
   return relationship;
 }
 
-const updateInput = z
-  .object({
-    strength: strength.nullish(),
-    label: label.nullish(),
-    since: calendarDate.nullish(),
-    until: calendarDate.nullish(),
-  });
+const updateInput = lazySchema(() =>
+  z
+    .object({
+      strength: strength().nullish(),
+      label: label().nullish(),
+      since: calendarDate().nullish(),
+      until: calendarDate().nullish(),
+    }),
+);
 
 export async function requireRelationship(id: string, field = 'id'): Promise<RelationshipRow> {
   const [relationship] = await useTransaction()
@@ -114,9 +120,9 @@ export async function requireRelationship(id: string, field = 'id'): Promise<Rel
 /** Changes strength, label or dates (absent stays; null clears label and dates). */
 export async function updateRelationship(
   id: string,
-  input: z.input<typeof updateInput>,
+  input: z.input<ReturnType<typeof updateInput>>,
 ): Promise<RelationshipRow> {
-  const data = parseInput(updateInput, input);
+  const data = parseInput(updateInput(), input);
   const current = await requireRelationship(id);
   if (input.strength === null) throw UserError.of('VALIDATION', 'Strength cannot be cleared', 'strength');
   const next = {

@@ -15,7 +15,7 @@ import { parties } from '../network/parties.sql';
 import { requireParty, type PartyRow } from '../network/parties';
 import { relationships } from '../network/relationships.sql';
 import { decodeCursor, encodeCursor, pagesByParty, type PageRequest } from '../pagination';
-import { parseInput, todayUtc } from '../validation';
+import { lazySchema, parseInput, todayUtc } from '../validation';
 import { emitEvent } from '../webhooks';
 import {
   referralCodes,
@@ -444,37 +444,39 @@ async function signalsAtConversion(row: ReferralRow, convertedAt: Date, settings
 // createReferral
 // ---------------------------------------------------------------------------------------------
 
-const createReferralInput = z
-  .object({
-    referrerId: z.string().trim().nullish(),
-    referralCode: z
-      .string()
-      .transform(normaliseReferralCode)
-      .nullish(),
-    refereeId: z.string().trim(),
-    channel: z
-      .string()
-      .trim()
-      .max(50, 'Channel is at most 50 characters')
-      .transform((value) => (value === '' ? null : value))
-      .nullish(),
-  })
-  .superRefine((input, ctx) => {
-    const given = (input.referrerId ? 1 : 0) + (input.referralCode ? 1 : 0);
-    if (given !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [input.referralCode ? 'referralCode' : 'referrerId'],
-        message: 'Give exactly one of referrerId and referralCode',
-      });
-    }
-    // domain: nobody can refer themself (a code naming the referee is caught once resolved).
-    if (input.referrerId && input.referrerId === input.refereeId) {
-      ctx.addIssue({ code: 'custom', path: ['refereeId'], message: 'A party cannot refer itself' });
-    }
-  });
+const createReferralInput = lazySchema(() =>
+  z
+    .object({
+      referrerId: z.string().trim().nullish(),
+      referralCode: z
+        .string()
+        .transform(normaliseReferralCode)
+        .nullish(),
+      refereeId: z.string().trim(),
+      channel: z
+        .string()
+        .trim()
+        .max(50, 'Channel is at most 50 characters')
+        .transform((value) => (value === '' ? null : value))
+        .nullish(),
+    })
+    .superRefine((input, ctx) => {
+      const given = (input.referrerId ? 1 : 0) + (input.referralCode ? 1 : 0);
+      if (given !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [input.referralCode ? 'referralCode' : 'referrerId'],
+          message: 'Give exactly one of referrerId and referralCode',
+        });
+      }
+      // domain: nobody can refer themself (a code naming the referee is caught once resolved).
+      if (input.referrerId && input.referrerId === input.refereeId) {
+        ctx.addIssue({ code: 'custom', path: ['refereeId'], message: 'A party cannot refer itself' });
+      }
+    }),
+);
 
-export type CreateReferralInput = z.input<typeof createReferralInput>;
+export type CreateReferralInput = z.input<ReturnType<typeof createReferralInput>>;
 
 /**
  * One step of a walk over the referral forest, as a LATERAL subquery: up to a party's referrer
@@ -536,7 +538,7 @@ function assertReferable(party: PartyRow, field: string, role: string): void {
  * a referee that already has a referrer or already has orders, and a cycle (CONFLICT).
  */
 export async function createReferral(input: CreateReferralInput): Promise<ReferralRow> {
-  const data = parseInput(createReferralInput, input);
+  const data = parseInput(createReferralInput(), input);
   const tx = useTransaction();
   const tenantId = useTenantId();
   const codeOwner = async (code: string) => {
@@ -786,13 +788,15 @@ export async function convertReferral(id: string): Promise<ReferralRow> {
   return markConverted(referral, order?.placedAt ?? new Date(), order?.id ?? null, settings, false);
 }
 
-const rejectInput = z.object({
-  reason: z
-    .string({ message: 'A reason is required' })
-    .trim()
-    .min(1, 'A reason is required')
-    .max(500, 'Reason is at most 500 characters'),
-});
+const rejectInput = lazySchema(() =>
+  z.object({
+    reason: z
+      .string({ message: 'A reason is required' })
+      .trim()
+      .min(1, 'A reason is required')
+      .max(500, 'Reason is at most 500 characters'),
+  }),
+);
 
 /**
  * PENDING or CONVERTED → REJECTED with a reason (domain: how a referral that will not be rewarded
@@ -801,7 +805,7 @@ const rejectInput = z.object({
  * converting order stays, and the audit entry keeps the conversion time.
  */
 export async function rejectReferral(id: string, input: { reason?: string | null }): Promise<ReferralRow> {
-  const data = parseInput(rejectInput, { reason: input.reason ?? undefined });
+  const data = parseInput(rejectInput(), { reason: input.reason ?? undefined });
   const referral = await requireReferral(id);
   if (referral.status !== 'PENDING' && referral.status !== 'CONVERTED') {
     throw statusConflict(referral, 'Only a PENDING or CONVERTED referral can be rejected');

@@ -64,7 +64,7 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
   const seed = options.seed ?? defaultSeedOptions.seed;
   if (!Number.isInteger(seed)) throw new Error('seed must be a whole number');
   const asOfDay = options.asOf ?? todayUtc();
-  if (!calendarDate.safeParse(asOfDay).success) {
+  if (!calendarDate().safeParse(asOfDay).success) {
     throw new Error('asOf must be a date written YYYY-MM-DD');
   }
   const asOf = Date.parse(`${asOfDay}T00:00:00.000Z`);

@@ -40,7 +40,7 @@ export type StagePolicyResult = Record<StageRule, number> & { parties: number };
  * - a CHURNED party only leaves by the manual win-back; a new order does not revive it.
  */
 export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult> {
-  if (!calendarDate.safeParse(asOf).success) throw UserError.of('VALIDATION', 'asOf is a date, YYYY-MM-DD', ['asOf']);
+  if (!calendarDate().safeParse(asOf).success) throw UserError.of('VALIDATION', 'asOf is a date, YYYY-MM-DD', ['asOf']);
   const tenant = await currentTenant();
   const { loyalAfter, dormantAfterDays, churnedAfterDays } = tenant.settings.stagePolicy;
   const tenantId = useTenantId();

@@ -6,7 +6,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
-import { parseInput } from '../validation';
+import { lazySchema, parseInput } from '../validation';
 import { webhookDeliveries } from './deliveries.sql';
 import { isEventPattern, patternsMatching, webhookEvents, type WebhookEvent } from './events';
 import { generateWebhookSecret } from './signature';
@@ -23,31 +23,33 @@ export * from './worker';
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
-const createWebhookInput = z.object({
-  url: z.string().trim().min(1, 'URL must not be blank').max(2000, 'URL is at most 2000 characters'),
-  events: z
-    .array(z.string().trim())
-    .min(1, 'Subscribe to at least one event')
-    .max(20, 'At most 20 events')
-    .refine((events) => events.every(isEventPattern), {
-      message: `Events are among ${webhookEvents.join(', ')}, a family wildcard such as referral.*, or *`,
-    })
-    .transform((events) => [...new Set(events)]),
-  description: z
-    .string()
-    .trim()
-    .max(500, 'Description is at most 500 characters')
-    .transform((value) => (value === '' ? null : value))
-    .nullish(),
-});
-export type CreateWebhookInput = z.input<typeof createWebhookInput>;
+const createWebhookInput = lazySchema(() =>
+  z.object({
+    url: z.string().trim().min(1, 'URL must not be blank').max(2000, 'URL is at most 2000 characters'),
+    events: z
+      .array(z.string().trim())
+      .min(1, 'Subscribe to at least one event')
+      .max(20, 'At most 20 events')
+      .refine((events) => events.every(isEventPattern), {
+        message: `Events are among ${webhookEvents.join(', ')}, a family wildcard such as referral.*, or *`,
+      })
+      .transform((events) => [...new Set(events)]),
+    description: z
+      .string()
+      .trim()
+      .max(500, 'Description is at most 500 characters')
+      .transform((value) => (value === '' ? null : value))
+      .nullish(),
+  }),
+);
+export type CreateWebhookInput = z.input<ReturnType<typeof createWebhookInput>>;
 
 /** A new subscription. The signing secret is in the result and shown nowhere else. */
 export async function createWebhook(
   input: CreateWebhookInput,
   policy: TargetPolicy = {},
 ): Promise<{ webhook: WebhookRow; secret: string }> {
-  const data = parseInput(createWebhookInput, input);
+  const data = parseInput(createWebhookInput(), input);
   const refusal = await refuseTarget(data.url, policy);
   if (refusal) throw UserError.of('VALIDATION', refusal, 'url');
   const secret = generateWebhookSecret();
