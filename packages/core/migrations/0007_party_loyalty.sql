@@ -1,15 +1,15 @@
--- Each party's latest-snapshot copy moves from columns of "parties" to a narrow table of its own:
--- the nightly job rewrites it for nearly every customer, and on "parties" every such update wrote
--- a wide row and an entry in each of its ten indexes (see party_loyalty in loyalty.sql.ts).
+-- Each party's latest-snapshot copy moves from columns of "parties" to a narrow table of its own,
+-- without the snapshot's day: on "parties" the nightly job rewrote every party's copy, each a wide
+-- row and an entry in each of its ten indexes; here a copy is written only when its score,
+-- segment or tier changes (see party_loyalty in loyalty.sql.ts).
 CREATE TABLE "party_loyalty" (
 	"tenant_id" uuid NOT NULL,
 	"party_id" uuid NOT NULL,
-	"as_of" date,
 	"score" numeric(4, 1),
 	"segment" "segment",
 	"tier" "tier",
 	CONSTRAINT "party_loyalty_tenant_id_party_id_pk" PRIMARY KEY("tenant_id","party_id"),
-	CONSTRAINT "party_loyalty_scored" CHECK (("party_loyalty"."as_of" is null) = ("party_loyalty"."score" is null) and ("party_loyalty"."score" is null) = ("party_loyalty"."segment" is null) and ("party_loyalty"."segment" is null) = ("party_loyalty"."tier" is null))
+	CONSTRAINT "party_loyalty_scored" CHECK (("party_loyalty"."score" is null) = ("party_loyalty"."segment" is null) and ("party_loyalty"."segment" is null) = ("party_loyalty"."tier" is null))
 );
 --> statement-breakpoint
 ALTER TABLE "party_loyalty" ADD CONSTRAINT "party_loyalty_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -43,8 +43,8 @@ BEGIN
   PERFORM set_config('app.list_tenants', 'on', true);
   FOR t IN SELECT id FROM tenants LOOP
     PERFORM set_config('app.tenant_id', t::text, true);
-    INSERT INTO party_loyalty (tenant_id, party_id, as_of, score, segment, tier)
-    SELECT tenant_id, id, loyalty_as_of, loyalty_score, loyalty_segment, loyalty_tier FROM parties WHERE tenant_id = t;
+    INSERT INTO party_loyalty (tenant_id, party_id, score, segment, tier)
+    SELECT tenant_id, id, loyalty_score, loyalty_segment, loyalty_tier FROM parties WHERE tenant_id = t;
   END LOOP;
   PERFORM set_config('app.tenant_id', '', true);
   PERFORM set_config('app.list_tenants', '', true);

@@ -131,13 +131,13 @@ describe('migrations', () => {
       await migrate(fresh);
       const copies = async () =>
         (
-          await fresh.db.execute<{ party_id: string; as_of: string | null; score: string | null; segment: string | null; tier: string | null }>(
-            sql`select party_id::text, as_of::text, score::text, segment::text, tier::text from party_loyalty order by party_id`,
+          await fresh.db.execute<{ party_id: string; score: string | null; segment: string | null; tier: string | null }>(
+            sql`select party_id::text, score::text, segment::text, tier::text from party_loyalty order by party_id`,
           )
         ).rows;
       expect(await copies()).toEqual([
-        { party_id: scored, as_of: '2026-11-30', score: '71.5', segment: 'IMPORTANT_VALUE', tier: 'GOLD' },
-        { party_id: unscored, as_of: null, score: null, segment: null, tier: null },
+        { party_id: scored, score: '71.5', segment: 'IMPORTANT_VALUE', tier: 'GOLD' },
+        { party_id: unscored, score: null, segment: null, tier: null },
       ]);
       const { rows: left } = await fresh.db.execute<{ column_name: string }>(
         sql`select column_name from information_schema.columns where table_name = 'parties' and column_name like 'loyalty%'`,

@@ -70,22 +70,22 @@ export const loyaltySnapshots = pgTable(
 );
 
 /**
- * Each party's latest snapshot (domain: Party.loyalty is the latest snapshot): its day, score,
- * segment and tier, so lists filter and sort by them through this table's indexes. One row per
+ * The score, segment and tier of each party's latest snapshot (domain: Party.loyalty is the
+ * latest snapshot), so lists filter and sort by them through this table's indexes. One row per
  * party, scored or not (a trigger adds it when the party is inserted, migration 0007), so a list
  * sorted by score walks one index, unscored parties included.
  *
- * Not columns of `parties`: the nightly job rewrites this copy for nearly every customer, and
- * since score and segment are indexed no update of them can be HOT. On `parties` each one wrote a
- * wide row and an entry in every one of its indexes (the trigram and tags GIN indexes included)
- * and doubled the scoring run's time; here it writes a narrow row and three index entries.
+ * Not columns of `parties`, and without the snapshot's day: the scoring run writes a copy only
+ * when its values change (most do not from one night to the next), and since score and segment
+ * are indexed no such write can be HOT. On `parties` every party's copy (with its day) was
+ * rewritten every night, each a wide row and an entry in every one of the parties' ten indexes
+ * (trigram and tags GIN included), which doubled the run's time.
  */
 export const partyLoyalty = pgTable(
   'party_loyalty',
   {
     tenantId: tenantColumns.tenantId,
     partyId: uuid('party_id').notNull(),
-    asOf: date('as_of'),
     score: numeric('score', { precision: 4, scale: 1 }),
     segment: segment('segment'),
     tier: tier('tier'),
@@ -102,7 +102,7 @@ export const partyLoyalty = pgTable(
     index('party_loyalty_segment_idx')
       .on(t.tenantId, t.segment)
       .where(sql`${t.segment} is not null`),
-    check('party_loyalty_scored', sql`(${t.asOf} is null) = (${t.score} is null) and (${t.score} is null) = (${t.segment} is null) and (${t.segment} is null) = (${t.tier} is null)`),
+    check('party_loyalty_scored', sql`(${t.score} is null) = (${t.segment} is null) and (${t.segment} is null) = (${t.tier} is null)`),
   ],
 );
 

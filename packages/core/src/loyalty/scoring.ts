@@ -15,7 +15,7 @@ export * from './analytics';
 
 /**
  * Scores one tenant as of `asOf` (YYYY-MM-DD) in a transaction of its own: the tenant's lock, then
- * the day's snapshots replaced and the parties' latest-snapshot columns refreshed, all committed
+ * the day's snapshots replaced and the parties' latest-snapshot copies refreshed, all committed
  * together. No run row: `runTenantScoring` / `runNightlyScoring` record runs around this same work.
  */
 export async function scoreTenant(
