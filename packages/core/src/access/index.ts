@@ -197,8 +197,10 @@ const createApiKeyInput = lazySchema(() =>
   }),
 );
 
+export type CreateApiKeyInput = z.input<ReturnType<typeof createApiKeyInput>>;
+
 /** A new key for the current tenant. The secret is in the result and nowhere else, ever. */
-export async function createApiKey(input: z.input<ReturnType<typeof createApiKeyInput>>): Promise<{ apiKey: ApiKeyRow; secret: string }> {
+export async function createApiKey(input: CreateApiKeyInput): Promise<{ apiKey: ApiKeyRow; secret: string }> {
   const data = parseInput(createApiKeyInput(), input);
   const actor = actorColumns();
   const issued = await issueApiKey({ ...data, createdBy: `${actor.actorKind}:${actor.actorId}` });

@@ -96,9 +96,10 @@ function weightUnits(weights: TenantSettings['scoring']['weights']): {
 
 /**
  * Scores the current tenant as of `asOf` (domain §4) inside the current transaction: takes the
- * tenant's lock, then one statement replaces the day's snapshots and refreshes the parties' copy of
- * their latest snapshot (party_loyalty). Nothing is visible to others until the caller's transaction commits, so a
- * run killed half-way leaves the day as it was, and a re-run replaces the day exactly.
+ * tenant's lock, then one statement replaces the day's snapshots and refreshes the parties' copies
+ * of their latest snapshot (party_loyalty). Nothing is visible to others until the caller's
+ * transaction commits, so a run killed half-way leaves the day as it was, and a re-run replaces
+ * the day exactly.
  */
 export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {}): Promise<ScoreResult> {
   assertCalendarDate(asOf);

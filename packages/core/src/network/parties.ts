@@ -6,13 +6,13 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import type { Segment, Tier } from '../loyalty/enums';
+import { partyLoyalty } from '../loyalty/loyalty.sql';
 import type { Stage } from '../stages/enums';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { recordInitialStage } from '../stages';
 import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
 import { partyKinds, type PartyKind } from './enums';
 import { parties } from './parties.sql';
-import { partyLoyalty } from '../loyalty/loyalty.sql';
 
 export type PartyRow = typeof parties.$inferSelect;
 

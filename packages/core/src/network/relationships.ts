@@ -12,7 +12,9 @@ import { relationships } from './relationships.sql';
 
 export type RelationshipRow = typeof relationships.$inferSelect;
 
-const strength = lazySchema(() => z.number().int('Strength is a whole number').min(1, 'Strength is 1 to 5').max(5, 'Strength is 1 to 5'));
+const strength = lazySchema(() =>
+  z.number().int('Strength is a whole number').min(1, 'Strength is 1 to 5').max(5, 'Strength is 1 to 5'),
+);
 const label = lazySchema(() =>
   z
     .string()

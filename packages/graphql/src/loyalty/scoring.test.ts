@@ -575,7 +575,8 @@ describe('runs: idempotence, interruption, the lock, failures', () => {
     const rowsBefore = await dayRows(tenant.tenantId, D);
     const columnsBefore = await partyLoyaltyColumns(tenant.tenantId);
     // A copy is written only when it changes: the same day again rewrites none (same row versions).
-    const copyVersions = () => tenantRows(api.handle, tenant.tenantId, `select party_id::text as id, xmin::text as version from party_loyalty order by party_id`);
+    const copyVersions = () =>
+      tenantRows(api.handle, tenant.tenantId, `select party_id::text as id, xmin::text as version from party_loyalty order by party_id`);
     const versionsBefore = await copyVersions();
     const second = await runTenantScoring(api.handle.db, tenant.tenantId, D);
     expect(second.partiesScored).toBe(first.partiesScored);
@@ -675,7 +676,12 @@ describe('runs: idempotence, interruption, the lock, failures', () => {
       tier: previous!.tier,
     });
     const [today] = (await stored(tenant.tenantId, D)).filter((r) => r.party_id === ids.get('stays'));
-    expect(columns.find((c) => c.id === ids.get('stays'))).toEqual({ id: ids.get('stays'), score: today!.score, segment: today!.segment, tier: today!.tier });
+    expect(columns.find((c) => c.id === ids.get('stays'))).toEqual({
+      id: ids.get('stays'),
+      score: today!.score,
+      segment: today!.segment,
+      tier: today!.tier,
+    });
   });
 
   test('a run interrupted inside its transaction leaves the day as it was; the re-run completes it', async () => {
