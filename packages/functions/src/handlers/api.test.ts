@@ -121,6 +121,28 @@ describe('api.handler (function URL, payload 2.0)', () => {
     expect(json(result).data.viewer).toEqual({ kind: 'OPERATOR', tenant: null });
   });
 
+  // The body limit holds on the Lambda path too (the event's body becomes a Fetch request).
+  test('a body over the 1 MB limit: 413, nothing executed', async () => {
+    const padding = 'x'.repeat(1024 * 1024);
+    const result = await api(
+      httpEvent('POST', {
+        headers: { 'content-type': 'application/json', authorization: `ApiKey ${apiKey}` },
+        body: JSON.stringify({
+          query: 'mutation { createParty(input: { kind: CUSTOMER, displayName: "Too big" }) { party { id } } }',
+          variables: { padding },
+        }),
+      }),
+    );
+    expect(result.statusCode).toBe(413);
+    const listed = await api(
+      httpEvent('POST', {
+        headers: { 'content-type': 'application/json', authorization: `ApiKey ${apiKey}` },
+        body: JSON.stringify({ query: '{ parties(filter: { search: "Too big" }) { totalCount } }' }),
+      }),
+    );
+    expect(json(listed).data.parties.totalCount).toBe(0);
+  });
+
   test('another path: 404', async () => {
     const result = await api(httpEvent('POST', { path: '/', headers: { 'content-type': 'application/json' }, body: viewerQuery }));
     expect(result.statusCode).toBe(404);
