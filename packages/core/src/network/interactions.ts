@@ -10,7 +10,7 @@ import type { ActorKind } from '../stages/enums';
 import { lazySchema, parseInput } from '../validation';
 import { interactionKinds, type InteractionKind } from './enums';
 import { interactions } from './interactions.sql';
-import { clockSkewMs, decodeTimelineCursor } from './orders';
+import { clockSkewMs, decodeTimelineCursor, satisfaction } from './orders';
 import { requireParty } from './parties';
 
 export type InteractionRow = typeof interactions.$inferSelect;
@@ -24,10 +24,7 @@ const recordInteractionInput = lazySchema(() =>
       // A touchpoint is logged after it happened; "in a minute" is only a clock running fast.
       .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An interaction cannot be in the future')
       .nullish(),
-    satisfaction: z
-      .number()
-      .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5')
-      .nullish(),
+    satisfaction: satisfaction().nullish(),
     note: z
       .string()
       .trim()

@@ -55,7 +55,8 @@ function amountProblem(amount: string, currency: string): string | null {
   return null;
 }
 
-const satisfaction = lazySchema(() =>
+/** A satisfaction rating (orders and interactions): a whole number from 1 to 5. */
+export const satisfaction = lazySchema(() =>
   z
     .number()
     .refine((v) => Number.isInteger(v) && v >= 1 && v <= 5, 'Satisfaction is a whole number from 1 to 5'),
