@@ -44,7 +44,7 @@ interface SstFunctionArgs {
     minify?: boolean;
     sourcemap?: boolean;
     install?: string[];
-    esbuild?: { external?: string[]; mainFields?: string[]; banner?: Record<string, string> };
+    esbuild?: { external?: string[]; keepNames?: boolean; mainFields?: string[]; banner?: Record<string, string> };
   };
 }
 

@@ -74,12 +74,21 @@ describe('sst.config.ts', () => {
     const { stub } = await evaluate('dev');
     // A plain .mjs script (no types): imported by URL, its export typed here.
     const script = pathToFileURL(join(root, 'packages/functions/scripts/build-functions.mjs')).href;
-    const build = (await import(script)) as { lambdaExternals: string[]; lambdaSourcemap: boolean; lambdaNodeOptions: string };
+    const build = (await import(script)) as {
+      lambdaExternals: string[];
+      lambdaSourcemap: boolean;
+      lambdaNodeOptions: string;
+      lambdaKeepNames: boolean;
+      lambdaMainFields: string[];
+    };
     for (const { name, args } of functionsOf(stub)) {
       const version = Number(/^nodejs(\d+)\.x$/.exec(args.runtime)?.[1]);
       expect(version, name).toBeGreaterThanOrEqual(22);
       // What build-functions.mjs measures is what SST deploys.
       expect(args.nodejs.esbuild.external, name).toEqual(build.lambdaExternals);
+      // SST keeps names and reads `module` first unless told otherwise.
+      expect(args.nodejs.esbuild.keepNames ?? true, name).toBe(build.lambdaKeepNames);
+      expect(args.nodejs.esbuild.mainFields ?? ['module', 'main'], name).toEqual(build.lambdaMainFields);
       expect(args.nodejs.format, name).toBe('esm');
       expect(args.nodejs.sourcemap ?? false, name).toBe(build.lambdaSourcemap);
       expect(args.environment.NODE_OPTIONS ?? '', name).toBe(build.lambdaNodeOptions);

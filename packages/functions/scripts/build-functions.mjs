@@ -1,7 +1,8 @@
 // `pnpm build:functions`: bundles each Lambda handler the way SST does (esbuild, ESM, platform
-// node, minified, tree-shaken, names kept), into dist/lambda/<name>/index.mjs, prints the sizes,
-// then measures a cold start of the API bundle in fresh Node processes: import + the answer to
-// one request, with the NODE_OPTIONS and source-map setting the functions are deployed with.
+// node, minified, tree-shaken, with the options infra/shared.ts gives SST), into
+// dist/lambda/<name>/index.mjs, prints the sizes, then measures a cold start of the API bundle in
+// fresh Node processes: import + the answer to one request, with the NODE_OPTIONS and source-map
+// setting the functions are deployed with.
 //
 // The measured request carries no credential, so it is answered (401) before any query, without
 // a database round trip (on Lambda that depends on Neon, not on this code). It is not a shortcut
@@ -40,13 +41,30 @@ export const lambdaExternals = externals;
 export const lambdaSourcemap = false;
 export const lambdaNodeOptions = '';
 
+/**
+ * Function and class names are not kept (SST keeps them unless told): keeping them wraps every
+ * function and class of the bundle in a `__name(…)` call that runs at load, 6 % of the bundle and
+ * ~25 ms of a cold start (BENCHMARKS.md). Nothing of ours reads a minified name: our errors name
+ * themselves (`this.name = 'UserError'`) and are told apart with `instanceof`; stack traces are
+ * read against the build's source map.
+ */
+export const lambdaKeepNames = false;
+
+/**
+ * `module` before `main`, as SST does, written out because it matters: it is what picks the
+ * patched @whatwg-node/fetch entry (the runtime's own Fetch API; patches/) instead of its Node
+ * ponyfill.
+ */
+export const lambdaMainFields = ['module', 'main'];
+
 export const limits = { apiBundleBytes: 1.5 * 1024 * 1024, coldStartMs: 300 };
 
 /**
  * Mistakes that silently bloat a bundle, refused by name so the fix is obvious: `import { z }`
- * keeps every zod locale (the `z` object holds them all; `import * as z` tree-shakes), and an
- * import of a graphql subpath without extension pulls in graphql's CommonJS build beside the ESM
- * one (a second parser, and a second `GraphQLError` class that `instanceof` does not recognise).
+ * keeps every zod locale (the `z` object holds them all; `import * as z` tree-shakes), an import
+ * of a graphql subpath without extension pulls in graphql's CommonJS build beside the ESM one (a
+ * second parser, and a second `GraphQLError` class that `instanceof` does not recognise), and an
+ * upgrade of @whatwg-node/fetch past its patch brings its Node ponyfill back.
  */
 export function bundleProblems(metafile) {
   // What made it into the output: metafile.inputs also lists the files tree-shaken away.
@@ -58,6 +76,9 @@ export function bundleProblems(metafile) {
   if (locales.length) problems.push(`${locales.length} zod locales bundled: import zod as \`import * as z from 'zod'\``);
   const graphqlCjs = inputs.filter((file) => /\/node_modules\/graphql\/.*\.js$/.test(file));
   if (graphqlCjs.length) problems.push(`graphql's CommonJS build bundled beside its ESM build (${graphqlCjs[0]})`);
+  if (inputs.some((file) => file.includes('/node_modules/@whatwg-node/node-fetch/'))) {
+    problems.push("the Node fetch ponyfill bundled: the @whatwg-node/fetch patch (patches/) no longer applies");
+  }
   return problems;
 }
 
@@ -74,9 +95,9 @@ async function bundle() {
       outfile,
       bundle: true,
       platform: 'node',
-      // SST's defaults: esnext unless told otherwise, and function and class names kept.
+      // SST's default target: esnext unless told otherwise.
       target: 'esnext',
-      keepNames: true,
+      keepNames: lambdaKeepNames,
       format: 'esm',
       minify: true,
       treeShaking: true,
@@ -84,7 +105,7 @@ async function bundle() {
       // bundle to read profiles of the probe.
       sourcemap: lambdaSourcemap ? 'linked' : 'external',
       // Prefer packages' ESM builds (better tree-shaking), as SST does.
-      mainFields: ['module', 'main'],
+      mainFields: lambdaMainFields,
       external: lambdaExternals,
       // CommonJS dependencies inlined into an ESM bundle still call require().
       banner: { js: "import { createRequire as __guanxiCreateRequire } from 'node:module';const require = __guanxiCreateRequire(import.meta.url);" },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestTenant, usingPostgres } from '@guanxi/core/test';
+import { createServer } from '@guanxi/graphql';
 import { createApiHandler, handler, type ApiHandler } from './api';
 import { httpEvent, linkSecret, openHandlerTestDatabase, type HandlerTestDatabase } from './testing';
 
@@ -141,6 +142,20 @@ describe('api.handler (function URL, payload 2.0)', () => {
       }),
     );
     expect(json(listed).data.parties.totalCount).toBe(0);
+  });
+
+  test('yoga answers with the Fetch API its project says: the runtime\'s own where bundled (lambda-fetch)', async () => {
+    // The Lambda bundle resolves the patched @whatwg-node/fetch to the runtime's classes; Node
+    // (dev server, the other projects) to the ponyfill. Either way the handler's results above hold.
+    const yoga = createServer({ db: database.handle.db, config: { env: 'production' } });
+    const runtime = process.env.GUANXI_TEST_FETCH_API === 'runtime';
+    expect(yoga.fetchAPI.Response === globalThis.Response).toBe(runtime);
+    expect(yoga.fetchAPI.Request === globalThis.Request).toBe(runtime);
+    const response = await yoga.fetch(new Request('https://x.example/graphql?query=%7B__typename%7D'));
+    expect(response instanceof globalThis.Response).toBe(runtime);
+    expect(response.status).toBe(401);
+    // URLPattern (yoga's route match) is not a global of Node 20/22: the polyfill stands in.
+    expect(typeof yoga.fetchAPI.URLPattern).toBe('function');
   });
 
   test('another path: 404', async () => {
