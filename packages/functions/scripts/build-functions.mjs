@@ -149,7 +149,9 @@ console.log(JSON.stringify({ status: result.statusCode, importMs: imported - sta
 // bundle); Node 20 has it behind a flag.
 const nodeFlags = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-websocket'] : [];
 
-function measure(file, runs = 9) {
+// 15 processes: on this shared 2-core machine the same bundle's median moves by ±15 % from one
+// minute to the next; more samples steady it (each takes ~0.5 s).
+function measure(file, runs = 15) {
   const samples = [];
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', probe, pathToFileURL(file).href], {
