@@ -154,7 +154,7 @@ describe('api.handler (function URL, payload 2.0)', () => {
     const response = await yoga.fetch(new Request('https://x.example/graphql?query=%7B__typename%7D'));
     expect(response instanceof globalThis.Response).toBe(runtime);
     expect(response.status).toBe(401);
-    // URLPattern (yoga's route match) is not a global of Node 20/22: the polyfill stands in.
+    // URLPattern (yoga's route match) is no global of Node 20: there the polyfill stands in.
     expect(typeof yoga.fetchAPI.URLPattern).toBe('function');
   });
 
