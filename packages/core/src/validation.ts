@@ -43,6 +43,16 @@ export const calendarDate = lazySchema(() =>
     }, 'Not a calendar date'),
 );
 
+/** Optional free text: trimmed, at most `max` characters; blank means none (null). */
+export function optionalText(max: number, label: string) {
+  return z
+    .string()
+    .trim()
+    .max(max, `${label} is at most ${max} characters`)
+    .transform((value) => (value === '' ? null : value))
+    .nullish();
+}
+
 export function todayUtc(now: Date = new Date()): string {
   return now.toISOString().slice(0, 10);
 }

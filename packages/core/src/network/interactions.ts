@@ -7,7 +7,7 @@ import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { encodeCursor, pagesByParty } from '../pagination';
 import type { ActorKind } from '../stages/enums';
-import { lazySchema, parseInput } from '../validation';
+import { lazySchema, optionalText, parseInput } from '../validation';
 import { interactionKinds, type InteractionKind } from './enums';
 import { interactions } from './interactions.sql';
 import { clockSkewMs, decodeTimelineCursor, satisfaction } from './orders';
@@ -25,12 +25,7 @@ const recordInteractionInput = lazySchema(() =>
       .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An interaction cannot be in the future')
       .nullish(),
     satisfaction: satisfaction().nullish(),
-    note: z
-      .string()
-      .trim()
-      .max(2000, 'Note is at most 2000 characters')
-      .transform((value) => (value === '' ? null : value))
-      .nullish(),
+    note: optionalText(2000, 'Note'),
   }),
 );
 

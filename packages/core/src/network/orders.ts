@@ -7,7 +7,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
-import { lazySchema, parseInput } from '../validation';
+import { lazySchema, optionalText, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
 import { parties } from './parties.sql';
@@ -80,12 +80,7 @@ function recordOrderInput(tenantCurrency: string) {
         .refine((date) => date.getTime() <= Date.now() + clockSkewMs, 'An order cannot be placed in the future')
         .nullish(),
       satisfaction: satisfaction().nullish(),
-      externalId: z
-        .string()
-        .trim()
-        .max(200, 'External id is at most 200 characters')
-        .transform((value) => (value === '' ? null : value))
-        .nullish(),
+      externalId: optionalText(200, 'External id'),
     })
     .superRefine((input, ctx) => {
       // domain: money is in the tenant's currency; another currency is refused, not converted.

@@ -10,19 +10,11 @@ import { partyLoyalty } from '../loyalty/loyalty.sql';
 import type { Stage } from '../stages/enums';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { recordInitialStage } from '../stages';
-import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
+import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { partyKinds, type PartyKind } from './enums';
 import { parties } from './parties.sql';
 
 export type PartyRow = typeof parties.$inferSelect;
-
-const optionalText = (max: number, label: string) =>
-  z
-    .string()
-    .trim()
-    .max(max, `${label} is at most ${max} characters`)
-    .transform((value) => (value === '' ? null : value))
-    .nullish();
 
 // A pragmatic address check (local@domain.tld): what forms accept, without the RFC's corners.
 const emailPattern = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;

@@ -5,7 +5,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
-import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
+import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
 import { relationships } from './relationships.sql';
@@ -15,13 +15,6 @@ export type RelationshipRow = typeof relationships.$inferSelect;
 const strength = lazySchema(() =>
   z.number().int('Strength is a whole number').min(1, 'Strength is 1 to 5').max(5, 'Strength is 1 to 5'),
 );
-const label = lazySchema(() =>
-  z
-    .string()
-    .trim()
-    .max(100, 'Label is at most 100 characters')
-    .transform((value) => (value === '' ? null : value)),
-);
 
 const connectInput = lazySchema(() =>
   z
@@ -30,7 +23,7 @@ const connectInput = lazySchema(() =>
       toId: z.string(),
       type: z.enum(relationshipTypes, { message: `Type is one of ${relationshipTypes.join(', ')}` }),
       strength: strength().nullish(),
-      label: label().nullish(),
+      label: optionalText(100, 'Label'),
       since: calendarDate().nullish(),
       until: calendarDate().nullish(),
     })
@@ -103,7 +96,7 @@ const updateInput = lazySchema(() =>
   z
     .object({
       strength: strength().nullish(),
-      label: label().nullish(),
+      label: optionalText(100, 'Label'),
       since: calendarDate().nullish(),
       until: calendarDate().nullish(),
     }),

@@ -15,7 +15,7 @@ import { parties } from '../network/parties.sql';
 import { requireParty, type PartyRow } from '../network/parties';
 import { relationships } from '../network/relationships.sql';
 import { decodeCursor, encodeCursor, pagesByParty, type PageRequest } from '../pagination';
-import { lazySchema, parseInput, todayUtc } from '../validation';
+import { lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { emitEvent } from '../webhooks';
 import {
   referralCodes,
@@ -453,12 +453,7 @@ const createReferralInput = lazySchema(() =>
         .transform(normaliseReferralCode)
         .nullish(),
       refereeId: z.string().trim(),
-      channel: z
-        .string()
-        .trim()
-        .max(50, 'Channel is at most 50 characters')
-        .transform((value) => (value === '' ? null : value))
-        .nullish(),
+      channel: optionalText(50, 'Channel'),
     })
     .superRefine((input, ctx) => {
       const given = (input.referrerId ? 1 : 0) + (input.referralCode ? 1 : 0);

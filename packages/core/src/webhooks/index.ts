@@ -6,7 +6,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
-import { lazySchema, parseInput } from '../validation';
+import { lazySchema, optionalText, parseInput } from '../validation';
 import { webhookDeliveries } from './deliveries.sql';
 import { isEventPattern, patternsMatching, webhookEvents, type WebhookEvent } from './events';
 import { generateWebhookSecret } from './signature';
@@ -34,12 +34,7 @@ const createWebhookInput = lazySchema(() =>
         message: `Events are among ${webhookEvents.join(', ')}, a family wildcard such as referral.*, or *`,
       })
       .transform((events) => [...new Set(events)]),
-    description: z
-      .string()
-      .trim()
-      .max(500, 'Description is at most 500 characters')
-      .transform((value) => (value === '' ? null : value))
-      .nullish(),
+    description: optionalText(500, 'Description'),
   }),
 );
 export type CreateWebhookInput = z.input<ReturnType<typeof createWebhookInput>>;
