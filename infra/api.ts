@@ -39,6 +39,9 @@ export const api = new sst.aws.Function(
       ...environment,
       // GraphiQL and introspection on development stages only.
       GUANXI_GRAPHIQL: $app.stage === 'production' ? 'false' : 'true',
+      // The function URL answers CORS itself; the server gets the same list, so a move behind an
+      // API Gateway or a run of the bundle elsewhere keeps the same origins.
+      GUANXI_CORS_ORIGINS: corsOrigins($app.stage).join(','),
     },
     url: {
       cors: {

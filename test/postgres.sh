@@ -5,6 +5,7 @@
 #   url=$(bash test/postgres.sh start)       # prints postgres://guanxi:guanxi@127.0.0.1:PORT/guanxi_test
 #   TEST_DATABASE_URL=$url pnpm test
 #   bash test/postgres.sh stop "$url"        # or `stop PORT`; no argument: every server this script started
+#   bash test/postgres.sh down "$url"        # stop it, keeping its data; `up "$url"` starts it again
 #
 # or `source test/postgres.sh` and call guanxi_pg_start / guanxi_pg_stop.
 #
@@ -167,13 +168,28 @@ guanxi_pg_stop() {
   return $status
 }
 
+# Stops (`down`) or starts again (`up`) a server this script started, keeping its data: a database
+# that blinks, for the tests of what the API does meanwhile. Accepts a port or a URL.
+guanxi_pg_ctl() {
+  local action=$1 target=${2:-} bin dir
+  if [[ "$target" =~ :([0-9]+)/ ]]; then target=${BASH_REMATCH[1]}; fi
+  dir=$(guanxi_pg_dir "$target")
+  [[ -d "$dir/data" ]] || { guanxi_pg_log "no server of this script on port $target"; return 1; }
+  bin=$(guanxi_pg_bin) || return 1
+  case "$action" in
+    down) guanxi_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ;;
+    up) guanxi_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ;;
+  esac
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case "${1:-}" in
     start) guanxi_pg_start "${2:-}" ;;
     stop) guanxi_pg_stop "${2:-}" ;;
+    down | up) guanxi_pg_ctl "$1" "${2:-}" ;;
     *)
-      echo "usage: $0 start [PORT] | stop [PORT|URL]" >&2
+      echo "usage: $0 start [PORT] | stop [PORT|URL] | down PORT|URL | up PORT|URL" >&2
       exit 2
       ;;
   esac

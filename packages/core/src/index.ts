@@ -6,3 +6,4 @@ export * from './validation';
 export * from './drizzle/client';
 export * from './drizzle/migrate';
 export * from './drizzle/transaction';
+export * from './drizzle/unavailable';

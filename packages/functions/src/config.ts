@@ -20,6 +20,11 @@ export interface Settings {
    * only: production always counts.
    */
   rateLimits: boolean;
+  /**
+   * `GUANXI_CORS_ORIGINS`: comma-separated browser origins allowed to call the API, or `*` for
+   * any. Default: any in development, none in production.
+   */
+  corsOrigins: string[] | '*' | null;
 }
 
 function parseEnvName(value: string | undefined): Settings['env'] {
@@ -51,6 +56,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     graphiql,
     jwt: readJwtSettings(env),
     rateLimits: parseRateLimits(env.GUANXI_RATE_LIMITS),
+    corsOrigins: parseCorsOrigins(env.GUANXI_CORS_ORIGINS) ?? (name === 'development' ? '*' : null),
   };
   if (name === 'production') {
     // Production refuses settings that only make sense on a laptop.
@@ -65,6 +71,24 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
   }
   return settings;
+}
+
+function parseCorsOrigins(value: string | undefined): string[] | '*' | null {
+  const given = value?.split(',').map((origin) => origin.trim()).filter(Boolean) ?? [];
+  if (given.length === 0) return null;
+  if (given.includes('*')) return '*';
+  for (const origin of given) {
+    // An origin is scheme://host[:port], nothing more: a path or a trailing slash never matches
+    // the Origin header a browser sends, which would silently lock the frontend out.
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new Error(`GUANXI_CORS_ORIGINS holds origins such as https://app.example.com, not "${origin}"`);
+    }
+  }
+  return given;
 }
 
 function parseRateLimits(value: string | undefined): boolean {

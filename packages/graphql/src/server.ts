@@ -1,5 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { UserError, withActor, withTenant, type Database } from '@guanxi/core';
+import { isDatabaseUnavailable, UserError, withActor, withTenant, type Database } from '@guanxi/core';
 import {
   admitUser,
   authenticateApiKey,
@@ -11,7 +11,6 @@ import {
   type RateLimits,
   type RateLimitVerdict,
 } from '@guanxi/core/access';
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
@@ -30,6 +29,7 @@ import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'gra
 import type { Caller, Context } from './context';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
 import { schema } from './schema';
+import { useNoSuggestions } from './suggestions';
 
 export interface GraphiQLPreset {
   /** Example operations shown as tabs. */
@@ -80,6 +80,13 @@ export interface ServerConfig {
    * callers may only send these; API-key callers (partners) keep arbitrary operations.
    */
   trustedDocuments?: Record<string, string> | null;
+  /**
+   * Browser origins allowed to call the API (`GUANXI_CORS_ORIGINS`): a list of exact origins, or
+   * '*' for any. Default: any in development, none in production (then browsers on other sites
+   * get no CORS headers and cannot read an answer). Credentials travel in headers, never in
+   * cookies, so no answer ever allows credentials.
+   */
+  corsOrigins?: readonly string[] | '*' | null;
   /** Tests only: let webhooks target http and loopback receivers (production refuses them). */
   allowInsecureWebhookTargets?: boolean;
 }
@@ -103,6 +110,16 @@ function rateLimited(verdict: RateLimitVerdict & { allowed: false }): GraphQLErr
       },
     },
   );
+}
+
+/**
+ * The database cannot be reached (restarting, a dropped connection, no connection to be had in
+ * time): nothing of the request was committed, and the same request may simply be sent again.
+ */
+function databaseUnavailable(): GraphQLError {
+  return new GraphQLError('The database is unavailable for a moment: nothing was changed, retry shortly', {
+    extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
+  });
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -160,10 +177,9 @@ async function resolveCaller(
         if (error instanceof JwtRejected) throw unauthenticated(error.message);
         throw error;
       }
-      if (limits) {
-        const verdict = await admitUser(db, actor, limits);
-        if (!verdict.allowed) throw rateLimited(verdict);
-      }
+      const verdict = await admitUser(db, actor, limits);
+      if (!verdict) throw unauthenticated('The token names a tenant that does not exist');
+      if (!verdict.allowed) throw rateLimited(verdict);
       return actor;
     }
     case 'operator': {
@@ -303,6 +319,28 @@ function servedSchema(introspection: boolean): GraphQLSchema {
   return sortedSchema;
 }
 
+/** What a browser may send and read; the same lists as the function URL's (infra/api.ts). */
+const corsPolicy = {
+  methods: ['GET', 'POST'],
+  allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id'],
+  exposedHeaders: ['retry-after', 'x-request-id'],
+  credentials: false,
+  maxAge: 86_400,
+};
+
+/**
+ * CORS headers only for an allowed origin: an unknown one gets none, so its page cannot read the
+ * answer (yoga's default echoes any origin and allows credentials).
+ */
+function corsFor(allowed: readonly string[] | '*' | null) {
+  if (!allowed) return false as const;
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (!origin || (allowed !== '*' && !allowed.includes(origin))) return false as const;
+    return { ...corsPolicy, origin };
+  };
+}
+
 /** The one server factory: the dev server, the Lambda handler and the tests all use it. */
 export function createServer(options: { db: Database; config: ServerConfig }): GuanxiServer {
   const { db, config } = options;
@@ -326,7 +364,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   ];
   if (!introspection) {
     // Without introspection, "did you mean …" hints would leak the schema field by field.
-    plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin());
+    plugins.push(useDisableIntrospection(), useNoSuggestions());
   }
   if (trusted) {
     plugins.push(
@@ -362,10 +400,12 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
         if (original instanceof PothosValidationError) {
           return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
         }
+        if (isDatabaseUnavailable(original)) return databaseUnavailable();
         return maskError(error, message, isDev);
       },
     },
     maxRequestBodySize: limits.maxBodyBytes,
+    cors: corsFor(config.corsOrigins === undefined ? (config.env === 'development' ? '*' : null) : config.corsOrigins),
     ...(config.graphiql && config.graphiql.render ? { renderGraphiQL: config.graphiql.render } : {}),
     graphiql: config.graphiql
       ? {

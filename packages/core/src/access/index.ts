@@ -145,22 +145,28 @@ export async function authenticateApiKey(
       keyId: key.id,
       scopes: key.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
     };
+    // A key's tenant always exists (a foreign key): the counters are there.
     const rateLimit = limits
-      ? await consumeRateLimit(tx, key.tenantId, `key:${key.id}`, limits)
+      ? ((await consumeRateLimit(tx, key.tenantId, `key:${key.id}`, limits)) ?? { allowed: true })
       : ({ allowed: true } as const);
     return { actor, rateLimit };
   });
 }
 
-/** Counts a signed-in user's request against the rate limits (the JWT itself needs no lookup). */
+/**
+ * Admits a signed-in user (the JWT itself needs no lookup): null when the token's tenant does not
+ * exist, else the rate-limit verdict, its request counted (always allowed with `limits` null).
+ */
 export async function admitUser(
   db: Database,
   actor: Actor & { kind: 'USER' },
-  limits: RateLimits,
-): Promise<RateLimitVerdict> {
-  return asApplication(db, { 'app.tenant_id': actor.tenantId }, (tx) =>
-    consumeRateLimit(tx, actor.tenantId, `user:${actor.userId}`, limits),
-  );
+  limits: RateLimits | null,
+): Promise<RateLimitVerdict | null> {
+  return asApplication(db, { 'app.tenant_id': actor.tenantId }, async (tx) => {
+    if (limits) return consumeRateLimit(tx, actor.tenantId, `user:${actor.userId}`, limits);
+    const [tenant] = await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, actor.tenantId));
+    return tenant ? { allowed: true } : null;
+  });
 }
 
 /** The current tenant's row. */

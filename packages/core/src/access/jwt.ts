@@ -64,6 +64,10 @@ function remoteKeySet(url: string): JWTVerifyGetKey {
   return keySet;
 }
 
+// Printable, no surrounding blanks, at most 255 characters (what identity providers issue: uuids,
+// `auth0|…`, e-mail-like names).
+const subjectPattern = /^(?=\S)[^\p{Cc}]{1,255}(?<=\S)$/u;
+
 export type JwtVerifier = (token: string) => Promise<Actor & { kind: 'USER' }>;
 
 export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
@@ -86,6 +90,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     return keyPromise;
   };
 
+  const tolerance = settings.clockToleranceSeconds ?? 30;
   return async (token) => {
     let payload;
     try {
@@ -94,7 +99,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
         issuer: settings.issuer,
         audience: settings.audience,
         algorithms,
-        clockTolerance: settings.clockToleranceSeconds ?? 30,
+        clockTolerance: tolerance,
         requiredClaims: ['exp', 'sub'],
       };
       ({ payload } =
@@ -103,6 +108,17 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
           : await jwtVerify(token, resolved, options));
     } catch (error) {
       throw new JwtRejected(describe(error));
+    }
+    // jose checks `iat` only against a maximum token age, which we do not set: a token issued
+    // in the future is a clock or forgery problem, refused like one not valid yet.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + tolerance) {
+      throw new JwtRejected('The token is issued in the future');
+    }
+    // The subject becomes the actor of every audit entry and stage move: a name of the user, not
+    // a number, a blank or a paragraph.
+    const subject = payload.sub;
+    if (typeof subject !== 'string' || !subjectPattern.test(subject)) {
+      throw new JwtRejected('The token\'s "sub" claim must be a non-blank string of at most 255 printable characters');
     }
     const tenantId = payload[tenantClaim];
     if (typeof tenantId !== 'string' || !isUuid(tenantId)) {
@@ -113,7 +129,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     if (!(roles as readonly string[]).includes(role)) {
       throw new JwtRejected(`The token's "${roleClaim}" claim must be one of ${roles.join(', ')}`);
     }
-    return { kind: 'USER', tenantId: tenantId.toLowerCase(), userId: payload.sub!, role: role as Role };
+    return { kind: 'USER', tenantId: tenantId.toLowerCase(), userId: subject, role: role as Role };
   };
 }
 

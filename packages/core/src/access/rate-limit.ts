@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Transaction } from '../drizzle/client';
 import { rateLimitCounters } from './rate-limit.sql';
+import { tenants } from './tenants.sql';
 
 export interface RateLimits {
   /** Requests per window for one tenant, all callers together. */
@@ -18,7 +19,9 @@ export type RateLimitVerdict =
 
 /**
  * Counts one request against the tenant's and the caller's window, in one statement, and says
- * whether it may proceed. Runs in the caller's tenant transaction (row-level security applies).
+ * whether it may proceed; null when the tenant does not exist (a validly signed token can name
+ * any id: it counts nothing and is refused, not a foreign-key failure). Runs in the caller's
+ * tenant transaction (row-level security applies).
  */
 export async function consumeRateLimit(
   tx: Transaction,
@@ -26,17 +29,19 @@ export async function consumeRateLimit(
   callerSubject: string,
   limits: RateLimits,
   now: Date = new Date(),
-): Promise<RateLimitVerdict> {
+): Promise<RateLimitVerdict | null> {
   const windowMs = limits.windowSeconds * 1000;
   const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
   const { rows } = await tx.execute<{ subject: string; count: number }>(sql`
     insert into ${rateLimitCounters} (tenant_id, subject, window_start, count)
-    values (${tenantId}, 'tenant', ${windowStart.toISOString()}, 1),
-           (${tenantId}, ${callerSubject}, ${windowStart.toISOString()}, 1)
+    select ${tenants.id}, counted.subject, ${windowStart.toISOString()}, 1
+    from ${tenants} cross join (values ('tenant'), (${callerSubject})) as counted (subject)
+    where ${tenants.id} = ${tenantId}
     on conflict (tenant_id, subject, window_start)
     do update set count = ${rateLimitCounters}.count + 1
     returning subject, count
   `);
+  if (rows.length === 0) return null;
   const retryAfterSeconds = Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000));
   for (const row of rows) {
     const count = Number(row.count);

@@ -49,6 +49,14 @@ export interface DatabaseOptions {
   maxConnections?: number;
   /** In-memory PGlite only: start from this dump (`dumpDataDir()`) instead of an empty cluster. */
   loadDataDir?: Blob;
+  /**
+   * Told when a pooled connection fails outside a query (the server restarted, an idle connection
+   * was terminated); the pool drops that connection and opens a new one on demand. Default: one
+   * JSON line on stderr.
+   */
+  onConnectionError?: (error: Error) => void;
+  /** Server drivers: how long a request waits for a connection before it fails (default 5 s). */
+  connectTimeoutMs?: number;
   /** Log every SQL statement (used by the statement-counting tests). */
   logger?: { logQuery(query: string, params: unknown[]): void };
 }
@@ -100,6 +108,8 @@ export async function createDatabase(
   const parsed = new URL(url);
   const location = `postgres://${parsed.host}${parsed.pathname}`;
   const max = options.maxConnections ?? 10;
+  const connectTimeout = options.connectTimeoutMs ?? 5_000;
+  const onConnectionError = options.onConnectionError ?? logConnectionError;
   const useNeon = options.driver === 'neon' || (!options.driver && parsed.hostname.endsWith('.neon.tech'));
 
   if (useNeon) {
@@ -117,16 +127,44 @@ export async function createDatabase(
       // The pipelined start-up only speaks cleartext passwords; a plain Postgres wants SCRAM.
       neonConfig.pipelineConnect = false;
     }
-    const pool = new Pool({ connectionString: url, max });
+    const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
+    survivePoolErrors(pool, onConnectionError);
     const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
     return { db, driver: 'neon', location, close: () => pool.end() };
   }
 
   const { default: pg } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
-  const pool = new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
+  survivePoolErrors(pool, onConnectionError);
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
+}
+
+interface EventSource<T> {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'connect', listener: (client: T) => void): unknown;
+}
+
+/**
+ * node-postgres (and the Neon driver, built on it) report a connection that dies outside a query
+ * as an 'error' event: on the pool for an idle connection, on the client itself for one checked
+ * out between two statements of a transaction. An 'error' event nobody listens to ends the
+ * process, so one terminated backend or a Postgres restart would take the whole server down.
+ * With listeners on both, the pool discards the broken connection (the statement that needed it
+ * fails, its request gets a 503) and the next request opens a fresh one.
+ */
+function survivePoolErrors<C extends { on(event: 'error', listener: (error: Error) => void): unknown }>(
+  pool: EventSource<C>,
+  report: (error: Error) => void,
+): void {
+  pool.on('error', report);
+  pool.on('connect', (client) => client.on('error', report));
+}
+
+function logConnectionError(error: Error): void {
+  const code = (error as { code?: string }).code;
+  console.error(JSON.stringify({ level: 'warn', event: 'db-connection-lost', message: error.message, ...(code ? { code } : {}) }));
 }
 
 function processIsAlive(pid: number): boolean {

@@ -32,6 +32,7 @@ export async function serve(settings: Settings, log: (line: string) => void = co
       exposeErrors: settings.env === 'development',
       logging: true,
       jwt,
+      corsOrigins: settings.corsOrigins,
       // null switches the limiter off; undefined keeps the defaults.
       ...(settings.rateLimits ? {} : { rateLimits: null }),
     },

@@ -95,20 +95,33 @@ describe('api.handler (function URL, payload 2.0)', () => {
     expect(json(introspection).errors?.[0]?.message).toMatch(/introspection/i);
   });
 
-  test('CORS preflight: answered without a credential, allowing POST and the auth headers', async () => {
-    const result = await api(
-      httpEvent('OPTIONS', {
-        headers: {
-          origin: 'https://app.example.com',
-          'access-control-request-method': 'POST',
-          'access-control-request-headers': 'authorization,content-type',
-        },
-      }),
-    );
+  test('CORS preflight: answered without a credential for a listed origin (GUANXI_CORS_ORIGINS), nothing for others', async () => {
+    const cors = createApiHandler({
+      db: database.handle.db,
+      env: { ...process.env, GUANXI_CORS_ORIGINS: 'https://app.example.com,https://admin.example.com' },
+    });
+    const preflight = (origin: string) =>
+      cors(
+        httpEvent('OPTIONS', {
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        }),
+      );
+    const result = await preflight('https://app.example.com');
     expect(result.statusCode).toBe(204);
     expect(result.body).toBe('');
+    expect(result.headers['access-control-allow-origin']).toBe('https://app.example.com');
     expect(result.headers['access-control-allow-methods']).toMatch(/POST/);
     expect(result.headers['access-control-allow-headers']).toMatch(/authorization/i);
+    expect(result.headers['access-control-allow-credentials']).toBeUndefined();
+    const stranger = await preflight('https://evil.example');
+    expect(Object.keys(stranger.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    // Production without a list: no CORS headers for anyone.
+    const unlisted = await api(httpEvent('OPTIONS', { headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } }));
+    expect(unlisted.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   test('the operator key linked as a secret (SST_RESOURCE_OperatorKey) reaches the server', async () => {

@@ -37,6 +37,7 @@ export function createApiHandler(options: ApiHandlerOptions = {}): ApiHandler {
         exposeErrors: settings.env === 'development',
         logging: true,
         jwt: settings.jwt,
+        corsOrigins: settings.corsOrigins,
         ...options.config,
       },
     });

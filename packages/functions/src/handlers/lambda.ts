@@ -110,13 +110,11 @@ export async function openLambdaDatabase(
     // A container serves one invocation at a time: a few connections are plenty, and many
     // containers times a small pool stays under Neon's connection limit.
     maxConnections: options.maxConnections ?? 2,
+    // An idle pooled connection that the server closes (Neon suspends idle computes; a frozen
+    // container's sockets die) is dropped by the pool, which opens a new one when needed.
+    onConnectionError: (error) => logJson({ level: 'warn', event: 'db-idle-connection-lost', error: error.message }),
     ...(proxy ? { neonWsProxy: proxy } : {}),
   });
-  // An idle pooled connection that the server closes (Neon suspends idle computes; a frozen
-  // container's sockets die) is reported as an 'error' event on the pool; with no listener, that
-  // event would crash the container. The pool drops the connection and opens a new one when needed.
-  const pool = (handle.db as unknown as { $client?: { on?(event: 'error', listener: (error: Error) => void): unknown } }).$client;
-  pool?.on?.('error', (error) => logJson({ level: 'warn', event: 'db-idle-connection-lost', error: error.message }));
   return handle;
 }
 

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { exportSPKI } from 'jose';
+import { exportSPKI, SignJWT } from 'jose';
 import { tenantRows } from '@guanxi/core/test';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -113,6 +113,12 @@ describe('roles (JWT) and scopes (API keys)', () => {
 
 describe('JWT rejections are 401 UNAUTHENTICATED', () => {
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = () => Math.floor(Date.now() / 1000);
+  /** A token signed by the real identity provider's key, with exactly these claims (and iss, aud, exp, iat unless given). */
+  const signed = (claims: Record<string, unknown>) =>
+    new SignJWT({ iss: idp.settings.issuer, aud: idp.settings.audience, exp: now() + 600, iat: now(), ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: 'test-key-1' })
+      .sign(idp.privateKey);
 
   test.each([
     ['expired', async (tenantId: string) => idp.token({ tenant_id: tenantId, role: 'ADMIN' }, { expiresIn: Math.floor(Date.now() / 1000) - 120 })],
@@ -145,6 +151,11 @@ describe('JWT rejections are 401 UNAUTHENTICATED', () => {
       },
     ],
     ['no tenant claim', async () => idp.token({ role: 'ADMIN' })],
+    ['issued an hour in the future', async (tenantId: string) => signed({ tenant_id: tenantId, role: 'ADMIN', sub: 'u', iat: now() + 3600 })],
+    ['a blank subject', async (tenantId: string) => signed({ tenant_id: tenantId, role: 'ADMIN', sub: '' })],
+    ['a subject of spaces', async (tenantId: string) => signed({ tenant_id: tenantId, role: 'ADMIN', sub: '   ' })],
+    ['a numeric subject', async (tenantId: string) => signed({ tenant_id: tenantId, role: 'ADMIN', sub: 42 })],
+    ['a subject of 256 characters', async (tenantId: string) => signed({ tenant_id: tenantId, role: 'ADMIN', sub: 'u'.repeat(256) })],
     ['unknown role', async (tenantId: string) => idp.token({ tenant_id: tenantId, role: 'OWNER' })],
   ])('%s', async (_name, makeToken) => {
     const tenant = await api.newTenant();
@@ -156,6 +167,26 @@ describe('JWT rejections are 401 UNAUTHENTICATED', () => {
     expect(response.data ?? null).toBeNull();
   });
 
+  test('a validly signed token for a tenant that does not exist: 401, nothing counted (limits on and off)', async () => {
+    const limited = await createTestApi({ jwt: idp.settings });
+    try {
+      const ghost = '0190a4f2-0000-7000-8000-000000000000';
+      for (const server of [api.server, limited.server]) {
+        const token = await idp.token({ tenant_id: ghost, role: 'ADMIN' });
+        for (const query of ['{ viewer { kind } }', 'mutation { createParty(input: { kind: CUSTOMER, displayName: "x" }) { party { id } } }']) {
+          const response = await postGraphQL(server, query, {}, { authorization: `Bearer ${token}` });
+          expect(response.status).toBe(401);
+          expect(response.errors).toEqual([
+            expect.objectContaining({ message: 'The token names a tenant that does not exist', extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) }),
+          ]);
+        }
+      }
+      expect(await tenantRows(limited.handle, ghost, 'select * from rate_limit_counters')).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('a valid token is accepted (the positive control)', async () => {
     const tenant = await api.newTenant();
     const token = await idp.token({ tenant_id: tenant.tenantId, role: 'VIEWER' }, { subject: 'u-7' });
@@ -165,6 +196,38 @@ describe('JWT rejections are 401 UNAUTHENTICATED', () => {
     expect(response.status).toBe(200);
     expect(response.data.viewer).toMatchObject({ kind: 'USER', actorId: 'u-7', role: 'VIEWER' });
     expect(response.data.viewer.tenant).not.toBeNull();
+  });
+});
+
+describe('tenant settings', () => {
+  test('only ADMIN (role or scope) reads them: they hold the fraud thresholds', async () => {
+    const tenant = await api.newTenant();
+    const query = '{ viewer { tenant { name settings } } }';
+    const outcome = (response: Awaited<ReturnType<typeof postGraphQL<any>>>) => {
+      if (!response.errors) return response.data.viewer.tenant.settings.referrals ? 'READ' : 'EMPTY';
+      // Refused without a trace of the thresholds.
+      expect(JSON.stringify(response)).not.toContain('maxReferralsPerHour');
+      return String(response.errors[0]!.extensions?.code);
+    };
+    const outcomes: Record<string, string> = {};
+    for (const role of ['VIEWER', 'MEMBER', 'ADMIN']) {
+      const token = await idp.token({ tenant_id: tenant.tenantId, role });
+      outcomes[`role ${role}`] = outcome(await postGraphQL(api.server, query, {}, { authorization: `Bearer ${token}` }));
+    }
+    for (const scope of ['NETWORK_READ', 'LOYALTY_READ', 'REFERRALS_WRITE', 'ADMIN']) {
+      const created = await tenant.query(`mutation ($s: [ApiScope!]!) { createApiKey(input: { name: "k", scopes: $s }) { secret } }`, { s: [scope] });
+      const headers = { authorization: `ApiKey ${created.createApiKey.secret}` };
+      outcomes[`scope ${scope}`] = outcome(await postGraphQL(api.server, query, {}, headers));
+    }
+    expect(outcomes).toEqual({
+      'role VIEWER': 'FORBIDDEN',
+      'role MEMBER': 'FORBIDDEN',
+      'role ADMIN': 'READ',
+      'scope NETWORK_READ': 'FORBIDDEN',
+      'scope LOYALTY_READ': 'FORBIDDEN',
+      'scope REFERRALS_WRITE': 'FORBIDDEN',
+      'scope ADMIN': 'READ',
+    });
   });
 });
 
@@ -298,6 +361,58 @@ describe('per-environment settings', () => {
       const dev = await api.newTenant();
       expect((await dev.request('{ __schema { queryType { name } } }')).data.__schema.queryType.name).toBe('Query');
     } finally {
+      await prod.close();
+    }
+  });
+
+  test('production gives no "did you mean" for enum values and input fields either, in literals and variables', async () => {
+    const prod = await createTestApi({ env: 'production', exposeErrors: false, rateLimits: null });
+    try {
+      for (const server of [prod, api]) {
+        const tenant = await server.newTenant();
+        const create = 'mutation ($input: CreatePartyInput!) { createParty(input: $input) { party { id } } }';
+        const refusals = [
+          await tenant.request('mutation { createParty(input: { kind: CUSTOMR, displayName: "x" }) { party { id } } }'),
+          await tenant.request('mutation { createParty(input: { kind: CUSTOMER, displayName: "x", emial: "a@b.cn" }) { party { id } } }'),
+          await tenant.request(create, { input: { kind: 'CUSTOMR', displayName: 'x' } }),
+          await tenant.request(create, { input: { kind: 'CUSTOMER', displayName: 'x', emial: 'a@b.cn' } }),
+          await tenant.request('{ parties(firts: 5) { totalCount } }'),
+          await tenant.request('{ partys { totalCount } }'),
+        ];
+        const messages = refusals.map((response) => response.errors?.[0]?.message ?? 'none');
+        expect(messages.every((message) => message !== 'none')).toBe(true);
+        // Development keeps the hints (the positive control); production has none.
+        const hinted = messages.filter((message) => /did you mean/i.test(message)).length;
+        expect([server === prod ? 'production' : 'development', hinted]).toEqual(
+          server === prod ? ['production', 0] : ['development', refusals.length],
+        );
+        // Nothing was written by any of them.
+        expect(await tenantRows(server.handle, tenant.tenantId, 'select id from parties')).toEqual([]);
+      }
+    } finally {
+      await prod.close();
+    }
+  });
+
+  test('CORS: production answers no origin unless listed; development any, never with credentials', async () => {
+    const listed = await createTestApi({ env: 'production', exposeErrors: false, rateLimits: null, corsOrigins: ['https://app.example.com'] });
+    const prod = await createTestApi({ env: 'production', exposeErrors: false, rateLimits: null });
+    try {
+      const tenant = await prod.newTenant();
+      const corsHeaders = async (server: TestApi, origin: string) => {
+        const response = await postGraphQL(server.server, '{ viewer { kind } }', {}, { origin, authorization: `ApiKey ${tenant.apiKey}` });
+        return Object.fromEntries([...response.headers].filter(([name]) => name.startsWith('access-control-')));
+      };
+      expect(await corsHeaders(prod, 'https://evil.example')).toEqual({});
+      expect(await corsHeaders(listed, 'https://evil.example')).toEqual({});
+      expect(await corsHeaders(listed, 'https://app.example.com')).toMatchObject({ 'access-control-allow-origin': 'https://app.example.com' });
+      const dev = await corsHeaders(api, 'http://localhost:5173');
+      expect(dev['access-control-allow-origin']).toBe('http://localhost:5173');
+      for (const headers of [dev, await corsHeaders(listed, 'https://app.example.com')]) {
+        expect(headers['access-control-allow-credentials']).toBeUndefined();
+      }
+    } finally {
+      await listed.close();
       await prod.close();
     }
   });

@@ -17,7 +17,15 @@ export const Tenant = builder.loadableNode('Tenant', {
     name: t.exposeString('name'),
     currency: t.exposeString('currency'),
     ruleVersion: t.exposeInt('ruleVersion'),
-    settings: t.field({ type: 'JSON', resolve: (tenant) => tenant.settings }),
+    settings: t.field({
+      type: 'JSON',
+      description:
+        'The tenant\'s rules (stage policy, scoring weights and tiers, referral rewards and fraud thresholds). ADMIN ' +
+        '(and the operator, in createTenant\'s answer) only: the thresholds tell a fraudster how to stay under them.',
+      // Either right suffices (scope-auth's default is any of the listed scopes).
+      authScopes: { admin: true, operator: true },
+      resolve: (tenant) => tenant.settings,
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (tenant) => tenant.createdAt }),
   }),
 });
