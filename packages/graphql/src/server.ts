@@ -114,10 +114,11 @@ function rateLimited(verdict: RateLimitVerdict & { allowed: false }): GraphQLErr
 
 /**
  * The database cannot be reached (restarting, a dropped connection, no connection to be had in
- * time): nothing of the request was committed, and the same request may simply be sent again.
+ * time). A request cut off at its commit may or may not have committed: mutations that carry an
+ * idempotency key are safe to send again, others should be checked first.
  */
 function databaseUnavailable(): GraphQLError {
-  return new GraphQLError('The database is unavailable for a moment: nothing was changed, retry shortly', {
+  return new GraphQLError('The database is unavailable for a moment: retry shortly', {
     extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
   });
 }
