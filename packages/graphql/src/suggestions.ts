@@ -7,9 +7,10 @@ import type { Context } from './context';
 const suggestion = /\s*Did you mean [^?]*\?/g;
 
 function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
-  if (!(error instanceof GraphQLError) || !suggestion.test(error.message)) return error;
-  suggestion.lastIndex = 0;
-  return new GraphQLError(error.message.replace(suggestion, ''), {
+  if (!(error instanceof GraphQLError)) return error;
+  const message = error.message.replace(suggestion, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, {
     nodes: error.nodes ?? null,
     source: error.source ?? null,
     positions: error.positions ?? null,
