@@ -12,12 +12,16 @@ export const handlers = {
   webhookWorker: 'packages/functions/src/handlers/webhook-worker.handler',
 } as const;
 
-/** Node 22: a global WebSocket (the Neon driver needs no `ws`), and AWS's supported LTS. */
-export const runtime = 'nodejs22.x' as const;
+/**
+ * Node 24, the active LTS (Node 20 left maintenance in April 2026; 22 is in maintenance only). It
+ * has a global WebSocket, so the Neon driver needs no `ws`. `.ci/run` runs the whole suite on
+ * Node 24 as well as on the Node 20 that laptops may still have.
+ */
+export const runtime = 'nodejs24.x' as const;
 
 /**
  * Never on the Lambda path, so never in a Lambda bundle: embedded PGlite (several MB of wasm) and
- * node-postgres are the laptop and CI drivers; `ws` is only for Node 20 (nodejs22.x has
+ * node-postgres are the laptop and CI drivers; `ws` is only for Node 20 (nodejs24.x has
  * WebSocket). One list, which build-functions.mjs reads too, so what is measured is what ships.
  */
 export const lambdaExternals: string[] = externals;

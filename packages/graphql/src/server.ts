@@ -4,7 +4,11 @@ import {
   admitUser,
   authenticateApiKey,
   createJwtVerifier,
+  CredentialGuard,
+  defaultCredentialGuardLimits,
   defaultRateLimits,
+  type CredentialGuardLimits,
+  type GuardVerdict,
   JwtRejected,
   type JwtSettings,
   type JwtVerifier,
@@ -76,6 +80,11 @@ export interface ServerConfig {
   /** Shared request counters per tenant and per caller; null turns rate limiting off. */
   rateLimits?: RateLimits | null;
   /**
+   * In-process limits on wrong credentials (per client address, and unknown-key lookups per
+   * second); null turns them off. Default: `defaultCredentialGuardLimits`.
+   */
+  credentialGuard?: Partial<CredentialGuardLimits> | null;
+  /**
    * Trusted documents: operations first-party frontends may send, by sha256 hash. When set, JWT
    * callers may only send these; API-key callers (partners) keep arbitrary operations.
    */
@@ -100,13 +109,30 @@ function unauthenticated(message: string): GraphQLError {
 }
 
 function rateLimited(verdict: RateLimitVerdict & { allowed: false }): GraphQLError {
-  return new GraphQLError(
+  return tooManyRequests(
     `Too many requests for this ${verdict.limit === 'tenant' ? 'tenant' : 'credential'}: retry in ${verdict.retryAfterSeconds} s`,
+    verdict.retryAfterSeconds,
+  );
+}
+
+/** Refused by the credential guard, before any credential is checked. */
+function tooManyFailures(verdict: GuardVerdict & { allowed: false }): GraphQLError {
+  return tooManyRequests(
+    verdict.reason === 'address'
+      ? `Too many wrong credentials from this address: retry in ${verdict.retryAfterSeconds} s`
+      : `Too many unknown API keys on this server: retry in ${verdict.retryAfterSeconds} s`,
+    verdict.retryAfterSeconds,
+  );
+}
+
+function tooManyRequests(message: string, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(
+    message,
     {
       extensions: {
         code: 'RATE_LIMITED',
-        retryAfterSeconds: verdict.retryAfterSeconds,
-        http: { status: 429, headers: { 'Retry-After': String(verdict.retryAfterSeconds) } },
+        retryAfterSeconds,
+        http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
       },
     },
   );
@@ -160,14 +186,17 @@ async function resolveCaller(
   db: Database,
   config: ServerConfig,
   verifyJwt: JwtVerifier | null,
+  guard: CredentialGuard | null,
 ): Promise<Caller> {
   const limits = config.rateLimits === undefined ? defaultRateLimits : config.rateLimits;
   switch (credential.scheme) {
     case 'apikey': {
-      const admission = await authenticateApiKey(db, credential.value, limits);
-      if (!admission) throw unauthenticated('The API key is unknown, revoked, expired or malformed');
-      if (!admission.rateLimit.allowed) throw rateLimited(admission.rateLimit);
-      return admission.actor;
+      const lookup = (secret: string) => authenticateApiKey(db, secret, limits);
+      const checked = guard ? await guard.checkApiKey(credential.value, lookup) : await lookupWithoutGuard(credential.value, lookup);
+      if (checked.outcome === 'refused') throw tooManyFailures(checked.verdict);
+      if (checked.outcome === 'unknown') throw unauthenticated('The API key is unknown, revoked, expired or malformed');
+      if (!checked.value.rateLimit.allowed) throw rateLimited(checked.value.rateLimit);
+      return checked.value.actor;
     }
     case 'bearer': {
       if (!verifyJwt) throw unauthenticated('JWT sign-in is not configured on this server');
@@ -188,6 +217,44 @@ async function resolveCaller(
       if (!sameSecret(credential.value, config.operatorKey)) throw unauthenticated('Wrong operator key');
       return { kind: 'OPERATOR' };
     }
+  }
+}
+
+async function lookupWithoutGuard<T>(secret: string, lookup: (secret: string) => Promise<T | null>) {
+  const value = await lookup(secret);
+  return value === null ? ({ outcome: 'unknown' } as const) : ({ outcome: 'found', value } as const);
+}
+
+/**
+ * The caller's network address, as the transport saw it: the Lambda handler passes the function
+ * URL's `sourceIp`, node:http gives the socket. Forwarded-for headers are not read: anyone can
+ * send them. Unknown (tests calling `yoga.fetch`) is one shared address.
+ */
+function clientAddressOf(serverContext: Record<string, unknown>): string {
+  if (typeof serverContext.clientAddress === 'string') return serverContext.clientAddress;
+  const req = serverContext.req as { socket?: { remoteAddress?: string } } | undefined;
+  return req?.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Resolves the caller under the credential guard: an address over its budget of wrong
+ * credentials is refused before anything is checked, and every 401 counts against it.
+ */
+async function guardedCaller(
+  request: Request,
+  address: string,
+  resolve: (credential: Credential) => Promise<Caller>,
+  guard: CredentialGuard | null,
+): Promise<Caller> {
+  if (guard) {
+    const verdict = guard.admitAddress(address);
+    if (!verdict.allowed) throw tooManyFailures(verdict);
+  }
+  try {
+    return await resolve(readCredential(request));
+  } catch (error) {
+    if (guard && error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
+    throw error;
   }
 }
 
@@ -350,6 +417,9 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   // Built once per server (per Lambda container): the remote key set and its cache live here.
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null;
   const trusted = config.trustedDocuments ?? null;
+  // One per server (per Lambda container): what it remembers is this process's.
+  const guard =
+    config.credentialGuard === null ? null : new CredentialGuard({ ...defaultCredentialGuardLimits, ...config.credentialGuard });
   if (config.allowInsecureWebhookTargets) {
     if (config.env === 'production') throw new Error('Insecure webhook targets are refused in production');
     allowInsecureWebhookTargets(db);
@@ -415,10 +485,11 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
           defaultEditorToolsVisibility: 'headers',
         }
       : false,
-    context: async ({ request }) => {
+    context: async ({ request, ...serverContext }) => {
       const given = request.headers.get('x-request-id');
+      const resolve = (credential: Credential) => resolveCaller(credential, db, config, verifyJwt, guard);
       return {
-        caller: await resolveCaller(readCredential(request), db, config, verifyJwt),
+        caller: await guardedCaller(request, clientAddressOf(serverContext), resolve, guard),
         requestId: given && requestIdPattern.test(given) ? given : randomUUID(),
         db,
         warnings: [],

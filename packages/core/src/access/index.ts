@@ -24,6 +24,7 @@ export { defaultTenantSettings, type TenantSettings } from './settings';
 export { isWellFormedApiKey } from './api-key-format';
 export * from './jwt';
 export * from './rate-limit';
+export * from './credential-guard';
 export { rateLimitCounters } from './rate-limit.sql';
 
 export type TenantRow = typeof tenants.$inferSelect;

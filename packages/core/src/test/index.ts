@@ -6,6 +6,9 @@ import { createDatabase, type DatabaseHandle, type DatabaseOptions } from '../dr
 import { sql, type SQL } from 'drizzle-orm';
 import { useTransaction, withTenant } from '../drizzle/transaction';
 
+/** A well-formed API key no tenant has (for tests of refusals). */
+export { generateApiKeySecret } from '../access/api-key-format';
+
 /**
  * The database a test file works on: a fresh in-memory PGlite copied from the migrated template,
  * or, in the Postgres project, a pool on the (already migrated) TEST_DATABASE_URL.

@@ -44,7 +44,9 @@ export function createApiHandler(options: ApiHandlerOptions = {}): ApiHandler {
   });
   return async (event) => {
     const yoga = await server();
-    const response = await yoga.fetch(toRequest(event));
+    // The address the function URL saw, for the server's per-address budget of wrong credentials.
+    const sourceIp = event.requestContext.http.sourceIp;
+    const response = await yoga.fetch(toRequest(event), sourceIp ? { clientAddress: sourceIp } : {});
     return await toResult(response);
   };
 }
