@@ -1,5 +1,5 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { isDatabaseUnavailable, UserError, withActor, withTenant, type Database } from '@guanxi/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { checkDatabase, isDatabaseUnavailable, UserError, withActor, withTenant, type Database } from '@guanxi/core';
 import {
   admitUser,
   authenticateApiKey,
@@ -29,10 +29,11 @@ import {
   type StringValueNode,
   type ValidationContext,
 } from 'graphql';
-import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Caller, Context } from './context';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
 import { schema } from './schema';
+import { createRequestLog, jsonLogger, stdoutSink, type LogSink } from './request-log';
 import { useNoSuggestions } from './suggestions';
 
 export interface GraphiQLPreset {
@@ -72,8 +73,12 @@ export interface ServerConfig {
   introspection?: boolean;
   /** Show internal error messages to callers (development only). */
   exposeErrors?: boolean;
-  /** Log requests and unexpected errors. */
+  /** One JSON line per request and yoga's own log, as JSON lines (see request-log.ts). */
   logging?: boolean;
+  /** Where log lines go; default stdout. */
+  logSink?: LogSink;
+  /** `/ready` answers 503 when the database does not answer `select 1` within this; default 2000 ms. */
+  readinessTimeoutMs?: number;
   /** Frontend sign-in (`Authorization: Bearer <JWT>`); unset: bearer tokens are refused. */
   jwt?: JwtSettings | null;
   limits?: Partial<QueryLimits>;
@@ -258,8 +263,6 @@ async function guardedCaller(
   }
 }
 
-const requestIdPattern = /^[\w.:-]{1,100}$/;
-
 /**
  * Runs every execution of a tenant caller inside one transaction with the tenant set, under the
  * caller's identity: resolvers and core functions read both from there, never from arguments.
@@ -409,6 +412,20 @@ function corsFor(allowed: readonly string[] | '*' | null) {
   };
 }
 
+/**
+ * Readiness (`/ready`): the database answers within `timeoutMs`. `/health` stays liveness (the
+ * process answers), so a load balancer can tell "restart me" from "wait for the database". The
+ * answer says only ready or not: the database's error is for the log, not for the world.
+ */
+async function databaseReady(db: Database, timeoutMs: number): Promise<Response> {
+  const { outcome, ms } = await checkDatabase(db, timeoutMs);
+  const ready = outcome === 'ok';
+  return Response.json(
+    { status: ready ? 'ready' : 'unavailable', database: outcome, ms },
+    { status: ready ? 200 : 503, headers: { 'cache-control': 'no-store', ...(ready ? {} : { 'retry-after': '1' }) } },
+  );
+}
+
 /** The one server factory: the dev server, the Lambda handler and the tests all use it. */
 export function createServer(options: { db: Database; config: ServerConfig }): GuanxiServer {
   const { db, config } = options;
@@ -425,7 +442,12 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
     allowInsecureWebhookTargets(db);
   }
 
+  const sink = config.logging ? (config.logSink ?? stdoutSink) : null;
+  const requestLog = createRequestLog({ sink, graphqlEndpoint: '/graphql' });
+
   const plugins: Plugin<Context>[] = [
+    requestLog.plugin,
+    useReadinessCheck({ endpoint: '/ready', check: () => databaseReady(db, config.readinessTimeoutMs ?? 2000) }) as Plugin<Context>,
     useTokenLimit(limits.maxTokens),
     maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportLimit }),
     maxAliasesPlugin({ n: limits.maxAliases, ...reportLimit }),
@@ -452,7 +474,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
     schema: servedSchema(introspection),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    logging: config.logging ? 'info' : false,
+    logging: sink ? jsonLogger(sink) : false,
     maskedErrors: {
       isDev: config.exposeErrors ?? false,
       // A refusal raised outside a mutation payload (a bad cursor, say) keeps its message and
@@ -486,11 +508,12 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
         }
       : false,
     context: async ({ request, ...serverContext }) => {
-      const given = request.headers.get('x-request-id');
       const resolve = (credential: Credential) => resolveCaller(credential, db, config, verifyJwt, guard);
+      const caller = await guardedCaller(request, clientAddressOf(serverContext), resolve, guard);
+      requestLog.noteCaller(request, caller);
       return {
-        caller: await guardedCaller(request, clientAddressOf(serverContext), resolve, guard),
-        requestId: given && requestIdPattern.test(given) ? given : randomUUID(),
+        caller,
+        requestId: requestLog.requestIdOf(request),
         db,
         warnings: [],
       };

@@ -1,3 +1,6 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from './client';
+
 /**
  * Whether an error means "the database cannot be reached right now" rather than "this query is
  * wrong": a refused or dropped connection, a server shutting down or starting up, a pool that
@@ -38,3 +41,28 @@ const unavailableCodes = new Set([
 // What node-postgres and the Neon driver say when a connection ends or never comes, without a code.
 const unavailableMessages =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|WebSocket was closed|terminating connection/i;
+
+export interface DatabaseCheck {
+  outcome: 'ok' | 'error' | 'timeout';
+  ms: number;
+}
+
+/**
+ * Does the database answer a trivial statement within `timeoutMs`? For readiness probes: a pool
+ * waiting for a connection to a server that is down must not hold the probe for its own timeout.
+ */
+export async function checkDatabase(db: Database, timeoutMs: number): Promise<DatabaseCheck> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const answer = db.execute(sql`select 1`).then(
+    () => 'ok' as const,
+    () => 'error' as const,
+  );
+  try {
+    const outcome = await Promise.race([answer, timeout]);
+    return { outcome, ms: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
