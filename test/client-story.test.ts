@@ -1,24 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ClientError, GraphQLClient, gql } from 'graphql-request';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createTestDatabase, createTestTenant, usingPostgres } from '../packages/core/src/test/index';
+import { root, startServeProcess, type ServeProcess } from './serve-process';
 
 /**
  * The API as a partner meets it: the dev server started the way `pnpm dev` starts it (its own
  * process, an ephemeral port), driven over a real socket by a GraphQL client library. One story,
  * every answer checked: a tenant, an import, a network, referrals, orders, a scoring run, segments.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const operatorKey = `story-operator-${randomBytes(12).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'guanxi-story-'));
 
-let child: ChildProcess | null = null;
-let output = '';
+let server: ServeProcess | null = null;
 let url: string;
 let demoApiKey: string;
 
@@ -45,62 +42,17 @@ async function databaseUrl(): Promise<string> {
   return process.env.GUANXI_TEST_DATABASE!;
 }
 
-function startServer(env: Record<string, string>): Promise<string> {
+async function startServer(env: Record<string, string>): Promise<string> {
   const { command, args } = devCommand();
-  // Its own process group, so the teardown also ends the node process tsx starts.
-  const started = spawn(command, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  server = await startServeProcess({
+    command,
+    args,
+    env,
+    timeoutMs: 90_000,
+    ready: (output) => /API key:\s+Authorization: ApiKey (\S+)/.test(output),
   });
-  child = started;
-  // Should the test process die before afterAll, the server goes with it.
-  process.once('exit', () => {
-    if (started.exitCode === null && started.signalCode === null) {
-      try {
-        process.kill(-started.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 90 s:\n${output}`)), 90_000);
-    const read = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-100_000);
-      const up = /guanxi is up: (http:\/\/\S+)/.exec(output);
-      const key = /API key:\s+Authorization: ApiKey (\S+)/.exec(output);
-      if (up && key) {
-        clearTimeout(timer);
-        demoApiKey = key[1]!;
-        resolve(up[1]!);
-      }
-    };
-    started.stdout!.on('data', read);
-    started.stderr!.on('data', read);
-    started.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code ?? signal}) before listening:\n${output}`));
-    });
-  });
-}
-
-async function stopServer() {
-  const running = child;
-  if (!running?.pid || running.exitCode !== null || running.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-running.pid!, name);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  demoApiKey = /API key:\s+Authorization: ApiKey (\S+)/.exec(server.output())![1]!;
+  return server.url;
 }
 
 beforeAll(async () => {
@@ -114,7 +66,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stopServer();
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 

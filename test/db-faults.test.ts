@@ -1,10 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDatabase, migrate } from '../packages/core/src/index';
 import { createTestTenant, usingPostgres } from '../packages/core/src/test/index';
+import { root, startServeProcess, type ServeProcess } from './serve-process';
 
 /**
  * The production server through a database that blinks: backends terminated while idle and in
@@ -12,13 +12,11 @@ import { createTestTenant, usingPostgres } from '../packages/core/src/test/index
  * its own process (production configuration) on a Postgres server of this test's own
  * (test/postgres.sh), so stopping it disturbs no other test. Runs on the CI Postgres project.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
 const postgresScript = join(root, 'test', 'postgres.sh');
 
 let databaseUrl = '';
-let server: ChildProcess | null = null;
-let output = '';
+let server: ServeProcess | null = null;
 let url = '';
 let apiKey = '';
 
@@ -27,37 +25,12 @@ async function postgres(command: 'start' | 'stop' | 'down' | 'up', target = ''):
   return stdout.trim();
 }
 
-function startServer(): Promise<string> {
-  const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['packages/functions/src/cli.ts', 'serve'], {
-    cwd: root,
-    env: { ...process.env, GUANXI_ENV: 'production', DATABASE_URL: databaseUrl, PORT: '0', GUANXI_OPERATOR_KEY: '' },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = child;
-  process.once('exit', () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s:\n${output}`)), 60_000);
-    const read = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-200_000);
-      const up = /guanxi is up: (http:\/\/\S+)/.exec(output);
-      if (up) {
-        clearTimeout(timer);
-        resolve(up[1]!);
-      }
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code ?? signal}):\n${output}`));
-    });
+function startServer(): Promise<ServeProcess> {
+  return startServeProcess({
+    command: join(root, 'node_modules', '.bin', 'tsx'),
+    args: ['packages/functions/src/cli.ts', 'serve'],
+    env: { GUANXI_ENV: 'production', DATABASE_URL: databaseUrl, PORT: '0', GUANXI_OPERATOR_KEY: '' },
+    timeoutMs: 60_000,
   });
 }
 
@@ -131,8 +104,7 @@ async function terminateBackends(): Promise<number> {
 }
 
 function expectAlive() {
-  expect(server?.exitCode ?? null, output).toBeNull();
-  expect(server?.signalCode ?? null, output).toBeNull();
+  expect(server?.alive(), server?.output()).toBe(true);
 }
 
 /** A failed request is a typed 503, never a 500 or a hang. */
@@ -151,17 +123,12 @@ describe.skipIf(!usingPostgres())('a database that blinks (guanxi serve, product
     } finally {
       await handle.close();
     }
-    url = await startServer();
+    server = await startServer();
+    url = server.url;
   }, 180_000);
 
   afterAll(async () => {
-    if (server?.pid && server.exitCode === null) {
-      try {
-        process.kill(-server.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await server?.stop();
     if (databaseUrl) await postgres('stop', databaseUrl);
   }, 60_000);
 
@@ -172,7 +139,7 @@ describe.skipIf(!usingPostgres())('a database that blinks (guanxi serve, product
     const after = [];
     for (let i = 0; i < 6; i++) after.push(await request());
     expect(after.map((o) => o.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    expect(output).toMatch(/"event":"db-connection-lost".*"code":"57P01"/);
+    expect(server!.output()).toMatch(/"event":"db-connection-lost".*"code":"57P01"/);
     expectAlive();
   });
 
@@ -199,6 +166,9 @@ describe.skipIf(!usingPostgres())('a database that blinks (guanxi serve, product
     // While the database is down: each request is refused at once, with a code to retry on.
     const whileDown: Outcome[] = [];
     for (let i = 0; i < 5; i++) whileDown.push(await request());
+    // Readiness says so too, while liveness does not ask for a restart.
+    const readyWhileDown = await fetch(new URL('/ready', url));
+    const healthWhileDown = await fetch(new URL('/health', url));
     await postgres('up', databaseUrl);
     const upAt = Date.now();
     await sleep(1500);
@@ -214,6 +184,8 @@ describe.skipIf(!usingPostgres())('a database that blinks (guanxi serve, product
     expect(afterUp.length).toBeGreaterThan(10);
     expect(afterUp.filter((o) => o.status !== 200)).toEqual([]);
     for (let i = 0; i < 4; i++) expect((await request()).status).toBe(200);
+    expect([readyWhileDown.status, healthWhileDown.status]).toEqual([503, 200]);
+    expect((await fetch(new URL('/ready', url))).status).toBe(200);
     expectAlive();
   }, 120_000);
 });
