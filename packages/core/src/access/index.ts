@@ -21,7 +21,7 @@ import { tenants } from './tenants.sql';
 export { apiKeys } from './api-keys.sql';
 export { tenants } from './tenants.sql';
 export { defaultTenantSettings, type TenantSettings } from './settings';
-export { isWellFormedApiKey } from './api-key-format';
+export { generateApiKeySecret, isWellFormedApiKey } from './api-key-format';
 export * from './jwt';
 export * from './rate-limit';
 export * from './credential-guard';
