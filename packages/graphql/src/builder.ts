@@ -40,8 +40,13 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     // Each node type checks its own read right; `node` only needs a tenant.
-    nodeQueryOptions: { authScopes: { tenant: true } },
-    nodesQueryOptions: { authScopes: { tenant: true } },
+    nodeQueryOptions: {
+      authScopes: { tenant: true },
+      description:
+        'The object with this global id, or null when nothing the caller may read has it (unknown, deleted, another tenant\'s). A malformed id is a BAD_USER_INPUT error.',
+    },
+    // `nodes` is our own (nodes.ts): it answers each id on its own.
+    nodesQueryOptions: false,
     // Every id guanxi hands out wraps a uuid. Anything else names nothing and would reach Postgres
     // as an invalid uuid (an internal error): it is refused as the malformed id it is.
     decodeGlobalID: (globalID) => {

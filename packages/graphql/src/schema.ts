@@ -2,6 +2,7 @@
 import { builder } from './builder';
 import './scalars';
 import './errors';
+import './nodes';
 import './access/tenant';
 import './access/api-key';
 import './access/settings';

@@ -24,6 +24,7 @@ import { PothosValidationError } from '@pothos/core';
 import {
   GraphQLError,
   lexicographicSortSchema,
+  type GraphQLErrorOptions,
   type ASTNode,
   type GraphQLSchema,
   type StringValueNode,
@@ -148,10 +149,17 @@ function tooManyRequests(message: string, retryAfterSeconds: number): GraphQLErr
  * time). A request cut off at its commit may or may not have committed: mutations that carry an
  * idempotency key are safe to send again, others should be checked first.
  */
-function databaseUnavailable(): GraphQLError {
+function databaseUnavailable(at: GraphQLErrorOptions = {}): GraphQLError {
   return new GraphQLError('The database is unavailable for a moment: retry shortly', {
+    ...at,
     extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
   });
+}
+
+/** Where an error happened (its field's path, its place in the document), for the error that replaces it. */
+function locationOf(error: unknown): GraphQLErrorOptions {
+  if (!(error instanceof GraphQLError)) return {};
+  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -481,9 +489,12 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
       // code; anything unexpected is masked (its details only in development).
       maskError: (error, message, isDev) => {
         const original = error instanceof GraphQLError ? error.originalError : error;
+        // api: errors keep the spec's `path` and `locations`; masking changes only the message.
+        const at = locationOf(error);
         if (original instanceof UserError) {
           const detail = original.errors[0]!;
           return new GraphQLError(original.message, {
+            ...at,
             extensions: { code: detail.code, field: detail.field },
           });
         }
@@ -491,9 +502,9 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
         // one of another type (a Party id passed as a Relationship id), a negative `first`. That
         // is the caller's input, like a scalar that does not parse, not an internal error.
         if (original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+          return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
         }
-        if (isDatabaseUnavailable(original)) return databaseUnavailable();
+        if (isDatabaseUnavailable(original)) return databaseUnavailable(at);
         return maskError(error, message, isDev);
       },
     },
