@@ -72,7 +72,7 @@ describe.each(Object.keys(configs) as (keyof typeof configs)[])('%s server', (na
       );
       for (const response of [post, get]) {
         expect(response.status).toBe(200);
-        expect(await response.json()).toEqual({ data: { parties: { totalCount: 0 } } });
+        expect(await response.json()).toEqual({ data: { parties: { totalCount: 0 } }, extensions: { cost: { requested: 1, limit: 50_000 } } });
       }
     }
   });

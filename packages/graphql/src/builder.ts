@@ -57,5 +57,8 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.queryType({});
+builder.queryType({
+  description:
+    "Everything a caller can read, each tenant only its own data. A query may return at most 50,000 objects by default (its cost: each connection multiplies what it holds by its first/last or 20, every object counts 1, edges, pageInfo and scalars count 0); the cost of every answer is in extensions.cost { requested limit }, and a query over the limit is refused before it runs with QUERY_TOO_COMPLEX.",
+});
 builder.mutationType({});

@@ -43,6 +43,7 @@ describe('api.handler (function URL, payload 2.0)', () => {
     expect(Object.keys(result.headers).every((name) => name === name.toLowerCase())).toBe(true);
     expect(json(result)).toEqual({
       data: { viewer: { kind: 'API_KEY', tenant: { name: 'Lambda 函数 tenant' } } },
+      extensions: { cost: { requested: 2, limit: 50_000 } },
     });
   });
 
@@ -62,7 +63,7 @@ describe('api.handler (function URL, payload 2.0)', () => {
       }),
     );
     expect(result.statusCode).toBe(200);
-    expect(json(result)).toEqual({ data: { viewer: { kind: 'API_KEY' } } });
+    expect(json(result)).toEqual({ data: { viewer: { kind: 'API_KEY' } }, extensions: { cost: { requested: 1, limit: 50_000 } } });
   });
 
   test('without a credential: 401 UNAUTHENTICATED, nothing executed', async () => {

@@ -323,7 +323,7 @@ describe('query limits', () => {
     const tokenBomb = await tenant.request(tokens);
     expect(tokenBomb.errors?.[0]?.message).toMatch(/token/i);
 
-    const wide = Array.from({ length: 25 }, (_, i) => `p${i}: parties(first: 100) { edges { node { id displayName email phone company tags stage createdAt } } }`).join(' ');
+    const wide = Array.from({ length: 25 }, (_, i) => `p${i}: parties(first: 100) { edges { node { id orders(first: 100) { edges { node { id } } } } } }`).join(' ');
     const costBomb = await tenant.request(`{ ${wide} }`);
     expect(costBomb.errors?.[0]?.message).toMatch(/cost/i);
     for (const response of [depthBomb, aliasBomb, tokenBomb, costBomb]) {
