@@ -20,6 +20,7 @@ export default $config({
     const { api } = await import('./infra/api');
     const { scoringQueue, scoringDeadLetters } = await import('./infra/scoring');
     await import('./infra/webhooks');
+    await import('./infra/maintenance');
     return {
       graphql: api.url.apply((url) => `${url.replace(/\/$/, '')}/graphql`),
       migrator: migrator.name,

@@ -58,7 +58,7 @@ describe('sst.config.ts', () => {
     const { stub } = await evaluate('dev');
     const functions = functionsOf(stub);
     expect(functions.map((f) => f.name).sort()).toEqual(
-      ['Api', 'Migrate', 'NightlyScoring.function', 'ScoringQueueSubscriber', 'WebhookDelivery.function'].sort(),
+      ['Api', 'Maintenance.function', 'Migrate', 'NightlyScoring.function', 'ScoringQueueSubscriber', 'WebhookDelivery.function'].sort(),
     );
     for (const { name, args } of functions) {
       const match = /^(.+)\.([A-Za-z_$][\w$]*)$/.exec(args.handler);
@@ -164,5 +164,22 @@ describe('sst.config.ts', () => {
     expect(migrator.args.environment.GUANXI_MIGRATIONS_DIR).toBe('/var/task/migrations');
     const invocation = stub.named('MigrateOnDeploy');
     expect(invocation.args.functionName).toBe(migrator.component.name);
+  });
+
+  test('maintenance every 15 minutes: its handler bundled, its batches inside the timeout, no overlap', async () => {
+    const { stub } = await evaluate('dev');
+    const cron = stub.named('Maintenance');
+    expect(cron.args.schedule).toBe('rate(15 minutes)');
+    // What is left waits for the next run (runMaintenance's time budget); no retry piles on.
+    expect(cron.args.retries).toBe(0);
+    expect(cron.args.function.handler).toBe('packages/functions/src/handlers/maintenance.handler');
+    expect(cron.args.function.link.map((r: any) => r.name)).toEqual(['DatabaseUrl']);
+    const timeout = seconds(cron.args.function.timeout);
+    // The default 4-minute budget of runMaintenance fits, and a run ends before the next starts.
+    expect(timeout).toBeGreaterThan(4 * 60);
+    expect(timeout).toBeLessThan(15 * 60);
+    const script = pathToFileURL(join(root, 'packages/functions/scripts/build-functions.mjs')).href;
+    const { handlerEntries } = (await import(script)) as { handlerEntries: Record<string, string> };
+    expect(handlerEntries.maintenance).toBe('src/handlers/maintenance.ts');
   });
 });

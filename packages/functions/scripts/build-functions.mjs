@@ -25,6 +25,7 @@ export const handlerEntries = {
   scoring: 'src/handlers/scoring.ts',
   'scoring-tenant': 'src/handlers/scoring-tenant.ts',
   'webhook-worker': 'src/handlers/webhook-worker.ts',
+  maintenance: 'src/handlers/maintenance.ts',
 };
 
 /**

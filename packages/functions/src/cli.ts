@@ -14,6 +14,7 @@ import {
 } from '@guanxi/core';
 import { applyStagePolicy } from '@guanxi/core/stages';
 import { createApiKey, createTenant, listTenants } from '@guanxi/core/access';
+import { runMaintenance } from '@guanxi/core/maintenance';
 import { seedDemoTenant } from '@guanxi/core/seed';
 import { readSettings, type Settings } from './config';
 import { createOutput, type Output } from './cli/output';
@@ -38,6 +39,8 @@ Commands:
                                  then apply the stage policy; exit code 1 when a tenant failed
   stages apply [--tenant <id>] [--as-of YYYY-MM-DD]
                                  Run the automatic stage policy (the nightly job does it after scoring)
+  maintain [--tenant <id>]       Prune what retention allows and close abandoned scoring runs, as the
+                                 15-minute job does; exit code 1 when a tenant failed
   token --tenant <id> --role ADMIN|MEMBER|VIEWER [--sub <user>] [--ttl <seconds>]
                                  A development JWT signed with the local dev key
   import <file.csv|file.jsonl> --tenant <id> [--batch 1000] [--errors <file>]
@@ -178,6 +181,20 @@ async function main(argv: string[]): Promise<number> {
       });
       out.result({ runs });
       return 0;
+    }
+    case 'maintain': {
+      if (values.tenant !== undefined && !isUuid(values.tenant)) throw new Error('--tenant <tenant id> must be a tenant id (a UUID)');
+      const result = await withDatabase(settings, (handle) =>
+        runMaintenance(handle.db, { tenantIds: values.tenant ? [values.tenant] : null }),
+      );
+      out.line(
+        `Pruned ${result.rateLimitCounters} rate-limit counters, ${result.webhookDeliveries} webhook deliveries, ` +
+          `${result.auditLog} audit rows; closed ${result.abandonedScoringRuns} abandoned scoring runs ` +
+          `(${result.tenants} tenants, ${result.durationMs} ms${result.complete ? '' : ', more left for the next run'})`,
+      );
+      for (const failure of result.failures) out.line(`${failure.tenantId ?? 'rate limits'}: FAILED: ${failure.error}`);
+      out.result(result);
+      return result.failures.length ? 1 : 0;
     }
     case 'token': {
       if (settings.env !== 'development' || settings.jwt) {

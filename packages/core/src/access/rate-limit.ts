@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { Transaction } from '../drizzle/client';
+import type { Database, Transaction } from '../drizzle/client';
+import { asApplication } from '../drizzle/transaction';
 import { rateLimitCounters } from './rate-limit.sql';
 import { tenants } from './tenants.sql';
 
@@ -30,6 +31,9 @@ export async function consumeRateLimit(
   limits: RateLimits,
   now: Date = new Date(),
 ): Promise<RateLimitVerdict | null> {
+  if (limits.windowSeconds * 1000 > rateLimitCounterRetentionMs) {
+    throw new Error(`A rate-limit window is at most ${rateLimitCounterRetentionMs / 1000} s (counters are pruned after that)`);
+  }
   const windowMs = limits.windowSeconds * 1000;
   const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
   const { rows } = await tx.execute<{ subject: string; count: number }>(sql`
@@ -55,10 +59,55 @@ export async function consumeRateLimit(
   return { allowed: true };
 }
 
-/** Drops the counters of finished windows (the nightly job calls it; they are worthless after). */
-export async function pruneRateLimitCounters(tx: Transaction, olderThan: Date): Promise<number> {
-  const { rows } = await tx.execute<{ n: number }>(
-    sql`with gone as (delete from ${rateLimitCounters} where window_start < ${olderThan.toISOString()} returning 1) select count(*)::int as n from gone`,
-  );
-  return rows[0]?.n ?? 0;
+/**
+ * How long a counter is kept after its window starts. A finished window's counter is worthless,
+ * but the database refuses to delete one younger than this (migration 0008's policy on
+ * rate_limit_counters), so neither a job whose clock runs ahead of the database's nor a pruning
+ * bug can reset a window still being counted. It is therefore also the longest window allowed.
+ */
+export const rateLimitCounterRetentionMs = 3600_000;
+
+export interface PruneRateLimitOptions {
+  /** Counters whose window started before this go; default: `rateLimitCounterRetentionMs` ago. */
+  olderThan?: Date;
+  /** Only these tenants' counters (tests sharing one database); default every tenant. */
+  tenantIds?: readonly string[] | null;
+  /** Rows per statement (and per transaction), so a backlog never makes one huge delete. */
+  batchSize?: number;
+  /** No new batch is started after this instant (the job's time budget). */
+  deadline?: number;
+}
+
+/**
+ * Drops the counters of finished windows, every tenant's at once: the maintenance job switches
+ * `app.maintenance` on in its own transaction, which the policies of migration 0008 require.
+ * Returns how many went, and whether the backlog is gone (false when the deadline stopped it).
+ */
+export async function pruneRateLimitCounters(
+  db: Database,
+  options: PruneRateLimitOptions = {},
+): Promise<{ deleted: number; complete: boolean }> {
+  const olderThan = options.olderThan ?? new Date(Date.now() - rateLimitCounterRetentionMs);
+  const batchSize = options.batchSize ?? 5000;
+  const tenantFilter = options.tenantIds ? sql`and tenant_id = any(${sql.param([...options.tenantIds])}::uuid[])` : sql``;
+  let deleted = 0;
+  for (;;) {
+    if (options.deadline !== undefined && Date.now() >= options.deadline) return { deleted, complete: false };
+    const removed = await asApplication(db, { 'app.maintenance': 'on' }, async (tx) => {
+      const { rows } = await tx.execute<{ n: number }>(sql`
+        with gone as (
+          delete from ${rateLimitCounters}
+          where (tenant_id, subject, window_start) in (
+            select tenant_id, subject, window_start from ${rateLimitCounters}
+            where window_start < ${olderThan.toISOString()} ${tenantFilter}
+            limit ${batchSize}
+          )
+          returning 1
+        )
+        select count(*)::int as n from gone`);
+      return Number(rows[0]?.n ?? 0);
+    });
+    deleted += removed;
+    if (removed < batchSize) return { deleted, complete: true };
+  }
 }

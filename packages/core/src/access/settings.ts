@@ -29,6 +29,31 @@ export interface TenantSettings {
   };
   /** 回访: a party whose last interaction is older than this is due a follow-up. */
   followUpDays: number;
+  /**
+   * Days a finished webhook delivery (DELIVERED or FAILED) is kept for `webhookDeliveries`, 1–3650;
+   * a pending one is never removed. Default 30: the log is for debugging a receiver (the last retry
+   * comes ~32 h after the first), and each event writes a row per subscribed webhook.
+   */
+  webhookDeliveryRetentionDays: number;
+  /**
+   * Days the audit log is kept: 0 = forever (the default), else 180–3650. Forever by default
+   * because the log is the tenant's evidence (of erasures, settings and key changes) and a
+   * deletion cannot be undone; a tenant whose rules bound it chooses the bound. Never under 180
+   * days, the least that log-keeping rules such as China's Cybersecurity Law (art. 21) ask.
+   */
+  auditLogRetentionDays: number;
+}
+
+/**
+ * The retention settings of a tenant, defaults filled in: documents written before these settings
+ * existed (migration 0008) do not have them, and read as the defaults.
+ */
+export function retentionSettings(settings: Partial<TenantSettings>): Pick<TenantSettings, 'webhookDeliveryRetentionDays' | 'auditLogRetentionDays'> {
+  const defaults = defaultTenantSettings();
+  return {
+    webhookDeliveryRetentionDays: settings.webhookDeliveryRetentionDays ?? defaults.webhookDeliveryRetentionDays,
+    auditLogRetentionDays: settings.auditLogRetentionDays ?? defaults.auditLogRetentionDays,
+  };
 }
 
 export function defaultTenantSettings(): TenantSettings {
@@ -53,5 +78,7 @@ export function defaultTenantSettings(): TenantSettings {
       minMinutesToConvert: 2,
     },
     followUpDays: 30,
+    webhookDeliveryRetentionDays: 30,
+    auditLogRetentionDays: 0,
   };
 }

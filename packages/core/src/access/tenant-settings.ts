@@ -4,7 +4,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { lazySchema, parseInput } from '../validation';
-import type { TenantSettings } from './settings';
+import { retentionSettings, type TenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
 const whole = (label: string, min: number, max: number) =>
@@ -52,6 +52,12 @@ const settingsInput = lazySchema(() =>
       })
       .optional(),
     followUpDays: whole('followUpDays', 1, 365).optional(),
+    webhookDeliveryRetentionDays: whole('webhookDeliveryRetentionDays', 1, 3650).optional(),
+    auditLogRetentionDays: z
+      .number()
+      .int('auditLogRetentionDays is a whole number')
+      .refine((days) => days === 0 || (days >= 180 && days <= 3650), 'auditLogRetentionDays is 0 (keep forever) or 180 to 3650')
+      .optional(),
   }),
 );
 
@@ -60,6 +66,18 @@ export type TenantSettingsInput = z.input<ReturnType<typeof settingsInput>>;
 /** Sums weights in millionths, so 0.1 + 0.2 + … is compared exactly, not in floating point. */
 function weightsSumToOne(weights: TenantSettings['scoring']['weights']): boolean {
   return Object.values(weights).reduce((sum, weight) => sum + Math.round(weight * 1_000_000), 0) === 1_000_000;
+}
+
+/**
+ * Equal as JSON documents, whatever the order of their keys: the stored settings come back from
+ * jsonb with its own key order (shortest first), never the order they were written in.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => [k, canonical(v)]))
+      : value;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 /** The settings given: a key present but undefined (not sent) keeps the current value, not erases it. */
@@ -78,6 +96,7 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
   const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, useTenantId())).for('update');
   if (!tenant) throw new Error('The current tenant does not exist');
   const current = tenant.settings;
+  const retention = retentionSettings(current);
   const next: TenantSettings = {
     stagePolicy: { ...current.stagePolicy, ...given(data.stagePolicy) },
     scoring: {
@@ -87,6 +106,8 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
     },
     referrals: { ...current.referrals, ...given(data.referrals) },
     followUpDays: data.followUpDays ?? current.followUpDays,
+    webhookDeliveryRetentionDays: data.webhookDeliveryRetentionDays ?? retention.webhookDeliveryRetentionDays,
+    auditLogRetentionDays: data.auditLogRetentionDays ?? retention.auditLogRetentionDays,
   };
   const problems: { field: string[]; message: string }[] = [];
   if (next.stagePolicy.dormantAfterDays >= next.stagePolicy.churnedAfterDays) {
@@ -104,9 +125,7 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
   }
   if (problems.length) throw new UserError(problems.map((p) => ({ code: 'VALIDATION' as const, ...p })));
 
-  const rulesChanged =
-    JSON.stringify(next.stagePolicy) !== JSON.stringify(current.stagePolicy) ||
-    JSON.stringify(next.scoring) !== JSON.stringify(current.scoring);
+  const rulesChanged = !sameJson(next.stagePolicy, current.stagePolicy) || !sameJson(next.scoring, current.scoring);
   const [updated] = await tx
     .update(tenants)
     .set({ settings: next, ruleVersion: rulesChanged ? sql`${tenants.ruleVersion} + 1` : tenant.ruleVersion })

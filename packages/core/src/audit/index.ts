@@ -8,6 +8,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { auditLog } from './audit.sql';
 
 export { auditLog } from './audit.sql';
+export { pruneAuditLog } from './retention';
 
 /** Records a write: who (the actor), what (operation and entities), when, and from which request. */
 export async function recordAudit(entry: {

@@ -115,6 +115,9 @@ export const scoringRuns = pgTable(
     status: scoringRunStatus('status').notNull().default('RUNNING'),
     startedAt: timestamptz('started_at').notNull().defaultNow(),
     finishedAt: timestamptz('finished_at'),
+    // The run's lease: refreshed every few seconds from outside the scoring transaction while it
+    // is RUNNING; one silent for longer than its lease was killed (runs.ts, scoringRunLeaseMs).
+    heartbeatAt: timestamptz('heartbeat_at'),
     durationMs: integer('duration_ms'),
     partiesScored: integer('parties_scored'),
     stageMoves: jsonb('stage_moves').$type<Record<string, number>>(),

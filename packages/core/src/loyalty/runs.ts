@@ -1,4 +1,4 @@
-import { and, eq, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, lt, ne, sql, type SQL } from 'drizzle-orm';
 import { actorColumns, withActor, type Actor } from '../actor';
 import { currentTenant, listTenants } from '../access';
 import { recordAudit } from '../audit';
@@ -8,6 +8,7 @@ import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { todayUtc } from '../validation';
+import type { ScoringRunStatus } from './enums';
 import { scoringRuns } from './loyalty.sql';
 import { assertCalendarDate, scoreCurrentTenant, ScoringAlreadyRunningError, type ScoreResult } from './statement';
 
@@ -27,6 +28,8 @@ export interface RunOptions {
   afterScoring?: AfterScoring;
   /** Test hook: called inside the scoring transaction after the rows are written. */
   afterWrite?: (tenantId: string) => Promise<void> | void;
+  /** How often the run's heartbeat is refreshed (default `scoringRunHeartbeatMs`; tests shorten it). */
+  heartbeatIntervalMs?: number;
 }
 
 /** The outcome of one tenant's run, whatever happened (never thrown). */
@@ -105,6 +108,109 @@ async function closeAbandonedRuns(currentRunId: string): Promise<void> {
     );
 }
 
+/** How often a RUNNING run of `runTenantScoring` refreshes its heartbeat. */
+export const scoringRunHeartbeatMs = 30_000;
+
+/**
+ * A RUNNING run whose heartbeat is older than this was killed (a Lambda timeout, a crash): readers
+ * see it FAILED and the maintenance job closes it. Four heartbeats: one may wait up to 5 s for a
+ * pooled connection and a busy event loop delays timers, but not by minutes; a scoring run takes
+ * minutes itself, so a live one is never mistaken for a dead one by a shorter lease.
+ */
+export const scoringRunLeaseMs = 4 * scoringRunHeartbeatMs;
+
+/** The error a run closed for its expired lease carries, as readers and the job both show it. */
+export const abandonedRunError = 'Abandoned: the run stopped sending its heartbeat (process killed?)';
+
+export interface RunHeartbeat {
+  /** Stops the timer and waits for a heartbeat under way, so nothing is written after it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Refreshes run `runId`'s heartbeat every `intervalMs` until stopped, each in a short transaction
+ * of its own: the scoring transaction's writes are invisible until it commits, so the lease must
+ * be renewed beside it, through the pool. Only a RUNNING row is touched, so a heartbeat that
+ * arrives after the outcome (it waited for the row while the final update committed) changes
+ * nothing. A failed heartbeat is reported and the next one tries again; the timer never keeps the
+ * process alive. (On PGlite, one connection: heartbeats wait until the scoring transaction ends,
+ * when they have nothing left to do; nobody else can read the database meanwhile either.)
+ */
+export function startRunHeartbeat(
+  db: Database,
+  tenantId: string,
+  runId: string,
+  options: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+): RunHeartbeat {
+  const onError = options.onError ?? reportHeartbeatFailure(runId);
+  let beating: Promise<void> | null = null;
+  const beat = () =>
+    withTenant(db, tenantId, async (tx) => {
+      await tx
+        .update(scoringRuns)
+        .set({ heartbeatAt: sql`now()` })
+        .where(and(eq(scoringRuns.tenantId, tenantId), eq(scoringRuns.id, runId), eq(scoringRuns.status, 'RUNNING')));
+    });
+  const timer = setInterval(() => {
+    // One at a time: a slow heartbeat is not joined by a queue of others.
+    beating ??= beat()
+      .catch(onError)
+      .finally(() => {
+        beating = null;
+      });
+  }, options.intervalMs ?? scoringRunHeartbeatMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await beating;
+    },
+  };
+}
+
+function reportHeartbeatFailure(runId: string) {
+  return (error: unknown) =>
+    console.error(JSON.stringify({ level: 'warn', event: 'scoring-heartbeat-failed', runId, message: describeError(error) }));
+}
+
+/** A RUNNING run whose lease ran out before `cutoff` (default: the lease before the database's now). */
+function leaseExpired(cutoff?: Date): SQL {
+  const before = cutoff ? sql`${cutoff.toISOString()}::timestamptz` : sql`now() - ${scoringRunLeaseMs}::integer * interval '1 millisecond'`;
+  return sql`(${scoringRuns.status} = 'RUNNING' and ${lastSignOfLife} < ${before})`;
+}
+
+const lastSignOfLife = sql`coalesce(${scoringRuns.heartbeatAt}, ${scoringRuns.startedAt})`;
+
+/**
+ * The columns of a run as readers see it: one whose lease has expired is FAILED (abandoned),
+ * finished at its last heartbeat, before the maintenance job has closed it — and after, the same.
+ */
+function presentedRun() {
+  const expired = leaseExpired();
+  return {
+    ...getTableColumns(scoringRuns),
+    status: sql<ScoringRunStatus>`case when ${expired} then 'FAILED' else ${scoringRuns.status}::text end`,
+    finishedAt: sql<Date | null>`case when ${expired} then ${lastSignOfLife} else ${scoringRuns.finishedAt} end`.mapWith(
+      scoringRuns.finishedAt,
+    ),
+    error: sql<string | null>`case when ${expired} then ${abandonedRunError} else ${scoringRuns.error} end`,
+  };
+}
+
+/**
+ * Closes the current tenant's RUNNING runs whose lease ran out before `cutoff` (the maintenance
+ * job: now − `scoringRunLeaseMs`) as FAILED, finished at their last heartbeat. A run that was only
+ * slow then overwrites this with its real outcome, as after `closeAbandonedRuns`.
+ */
+export async function closeExpiredRuns(cutoff: Date): Promise<number> {
+  const closed = await useTransaction()
+    .update(scoringRuns)
+    .set({ status: 'FAILED', finishedAt: lastSignOfLife, error: abandonedRunError })
+    .where(and(eq(scoringRuns.tenantId, useTenantId()), leaseExpired(cutoff)))
+    .returning({ id: scoringRuns.id });
+  return closed.length;
+}
+
 /**
  * One tenant's scoring run for the nightly job and the CLI, in three transactions:
  * 1. the RUNNING row, committed at once so the run is visible while it works;
@@ -150,12 +256,13 @@ export async function runTenantScoring(
       const tenant = await currentTenant();
       await useTransaction()
         .insert(scoringRuns)
-        .values({ tenantId, id: runId, asOf, status: 'RUNNING', triggeredBy, ruleVersion: tenant.ruleVersion });
+        .values({ tenantId, id: runId, asOf, status: 'RUNNING', triggeredBy, ruleVersion: tenant.ruleVersion, heartbeatAt: sql`now()` });
     });
   } catch (error) {
     return outcome({ error: describeError(error) });
   }
 
+  const heartbeat = startRunHeartbeat(db, tenantId, runId, { intervalMs: options.heartbeatIntervalMs });
   try {
     return await inTenant(async () => {
       const { scored, stageMoves } = await scoreForRun(runId, asOf, options);
@@ -169,6 +276,8 @@ export async function runTenantScoring(
           partiesScored: scored.partiesScored,
           stageMoves,
           ruleVersion: scored.ruleVersion,
+          // A slow run closed as abandoned meanwhile: its real outcome replaces that.
+          error: null,
         })
         .where(and(eq(scoringRuns.tenantId, tenantId), eq(scoringRuns.id, runId)));
       return outcome({
@@ -191,10 +300,12 @@ export async function runTenantScoring(
           .where(and(eq(scoringRuns.tenantId, tenantId), eq(scoringRuns.id, runId))),
       );
     } catch {
-      // The database is gone as well: the result still reports the failure; the next run that
-      // gets the lock closes this RUNNING row as abandoned.
+      // The database is gone as well: the result still reports the failure; once the heartbeat
+      // has stopped, its lease runs out and readers and the maintenance job see it abandoned.
     }
     return outcome({ runId, error: message, durationMs });
+  } finally {
+    await heartbeat.stop();
   }
 }
 
@@ -307,7 +418,10 @@ export function scoringRunCursor(run: ScoringRunRow): string {
   return encodeCursor([run.startedAt.toISOString(), run.id]);
 }
 
-/** The current tenant's runs, newest first (started, then id), keyset-paginated. */
+/**
+ * The current tenant's runs, newest first (started, then id), keyset-paginated; a RUNNING run
+ * whose lease has expired reads as FAILED (abandoned).
+ */
 export async function listScoringRuns(page: PageRequest): Promise<ScoringRunRow[]> {
   const tenantId = useTenantId();
   const conditions = [eq(scoringRuns.tenantId, tenantId)];
@@ -324,7 +438,7 @@ export async function listScoringRuns(page: PageRequest): Promise<ScoringRunRow[
   if (page.before) conditions.push(boundary(page.before, 'before'));
   const direction = page.inverted ? sql`asc` : sql`desc`;
   return useTransaction()
-    .select()
+    .select(presentedRun())
     .from(scoringRuns)
     .where(and(...conditions))
     .orderBy(sql`${scoringRuns.startedAt} ${direction}`, sql`${scoringRuns.id} ${direction}`)

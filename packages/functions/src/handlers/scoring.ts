@@ -52,8 +52,9 @@ export function createScoringHandler(options: ScoringHandlerOptions = {}) {
   const env = () => lambdaEnv(options.env);
   const database = once(async () => {
     if (options.db) return options.db;
-    // Inline mode scores 4 tenants at a time, each holding one connection.
-    return (await openLambdaDatabase(readSettings(env()).databaseUrl, { env: env(), maxConnections: 4 })).db;
+    // Inline mode scores 4 tenants at a time, each holding one connection, plus one for their
+    // heartbeats (a few ms every 30 s each): without it they would wait for a run to finish.
+    return (await openLambdaDatabase(readSettings(env()).databaseUrl, { env: env(), maxConnections: 5 })).db;
   });
 
   return async (event: ScoringCronEvent = {}): Promise<ScoringCronResult> => {

@@ -64,6 +64,12 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
     scoring: t.field({ type: ScoringSettingsInput }),
     referrals: t.field({ type: ReferralSettingsInput }),
     followUpDays: t.int({ description: 'A party not contacted for this long is due a follow-up (default 30).' }),
+    webhookDeliveryRetentionDays: t.int({
+      description: 'Days a delivered or failed webhook delivery is kept, 1–3650 (default 30); pending ones are never removed.',
+    }),
+    auditLogRetentionDays: t.int({
+      description: 'Days the audit log is kept: 0 keeps it forever (the default), else 180–3650.',
+    }),
   }),
 });
 
@@ -97,6 +103,8 @@ builder.mutationField('updateTenantSettings', (t) =>
               }
             : undefined,
           followUpDays: input.followUpDays ?? undefined,
+          webhookDeliveryRetentionDays: input.webhookDeliveryRetentionDays ?? undefined,
+          auditLogRetentionDays: input.auditLogRetentionDays ?? undefined,
         }),
       })),
   }),

@@ -20,7 +20,7 @@ export const Tenant = builder.loadableNode('Tenant', {
     settings: t.field({
       type: 'JSON',
       description:
-        'The tenant\'s rules (stage policy, scoring weights and tiers, referral rewards and fraud thresholds). ADMIN ' +
+        'The tenant\'s rules (stage policy, scoring weights and tiers, referral rewards and fraud thresholds, retention). ADMIN ' +
         '(and the operator, in createTenant\'s answer) only: the thresholds tell a fraudster how to stay under them.',
       // Either right suffices (scope-auth's default is any of the listed scopes).
       authScopes: { admin: true, operator: true },

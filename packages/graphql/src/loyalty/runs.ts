@@ -23,6 +23,13 @@ export const ScoringRun = builder.objectRef<ScoringRunRow>('ScoringRun').impleme
     status: t.field({ type: ScoringRunStatusEnum, resolve: (run) => run.status }),
     startedAt: t.field({ type: 'DateTime', resolve: (run) => run.startedAt }),
     finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => run.finishedAt }),
+    heartbeatAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'When a run of the nightly job or the CLI last said it was alive (every 30 s while RUNNING). A RUNNING run silent for 2 minutes was killed: it reads as FAILED, finished at its last heartbeat.',
+      resolve: (run) => run.heartbeatAt,
+    }),
     durationMs: t.exposeInt('durationMs', { nullable: true }),
     partiesScored: t.exposeInt('partiesScored', { nullable: true, description: 'Snapshots written (null unless SUCCEEDED).' }),
     stageMoves: t.field({
