@@ -41,6 +41,11 @@ export interface GraphiQLPreset {
   /** Example operations shown as tabs. */
   tabs: { query: string; variables?: string; headers?: string }[];
   /**
+   * What the headers editor starts with (JSON). GraphiQL sends these with its own introspection
+   * and with every tab that has no headers of its own; tab headers alone are not enough.
+   */
+  headers?: string;
+  /**
    * Renders the GraphiQL page with its assets inlined (the dev server passes yoga's
    * render-graphiql, so GraphiQL works offline); default: assets from a CDN.
    */
@@ -517,6 +522,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
       ? {
           title: 'guanxi',
           defaultTabs: config.graphiql.tabs,
+          ...(config.graphiql.headers ? { headers: config.graphiql.headers } : {}),
           defaultEditorToolsVisibility: 'headers',
         }
       : false,

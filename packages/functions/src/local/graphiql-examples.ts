@@ -9,6 +9,7 @@ export function graphiqlExamples(apiKey: string): GraphiQLPreset {
     ...(variables ? { variables: JSON.stringify(variables, null, 2) } : {}),
   });
   return {
+    headers,
     tabs: [
       tab(`
 # Who am I, and which tenant is this?
