@@ -166,6 +166,15 @@ export async function listWebhookDeliveries(webhookId: string, page: PageRequest
     .limit(page.limit);
 }
 
+/** The current tenant's deliveries with these ids, whichever their webhook (unknown ids are left out). */
+export async function findWebhookDeliveries(ids: readonly string[]): Promise<WebhookDeliveryRow[]> {
+  if (ids.length === 0) return [];
+  return useTransaction()
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.tenantId, useTenantId()), inArray(webhookDeliveries.id, [...ids])));
+}
+
 export async function countWebhookDeliveries(webhookId: string): Promise<number> {
   const [row] = await useTransaction()
     .select({ n: count() })

@@ -1,5 +1,8 @@
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+
+/** A host name's addresses, in the resolver's order. */
+export type ResolveHost = (hostname: string) => Promise<string[]>;
 
 export interface TargetPolicy {
   /**
@@ -7,6 +10,19 @@ export interface TargetPolicy {
    * on 127.0.0.1). Never in production: it would let a tenant make the server call internal hosts.
    */
   allowInsecureTargets?: boolean;
+  /**
+   * How host names are resolved, at creation and when a delivery connects (default: the system
+   * resolver). Tests inject one whose answer changes between calls, as a rebinding name's does.
+   */
+  resolve?: ResolveHost;
+}
+
+/** A target refused by the rules below; the worker records it as the attempt's error. */
+export class TargetRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetRefusedError';
+  }
 }
 
 // Addresses a webhook may never reach in production (SSRF): loopback, private, link-local (cloud
@@ -47,13 +63,16 @@ export function isForbiddenAddress(address: string): boolean {
   return forbidden.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+const systemResolve: ResolveHost = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((answer) => answer.address);
+
+const forbiddenTarget = 'URL must not target a private, loopback or link-local address';
+
 /**
- * Why a URL may not receive webhooks, or null when it may. In production the host is resolved and
- * EVERY address checked: a name with one public and one private address could otherwise be used
- * to reach the private one. Called at creation and again before each delivery, because DNS
- * answers change (a name that was public at creation can later point inside the network).
+ * Why a URL may not receive webhooks judging by the URL alone (scheme, credentials, a literal
+ * address), or null. A literal address needs no resolver, so this is the whole check for it.
  */
-export async function refuseTarget(url: string, policy: TargetPolicy = {}): Promise<string | null> {
+export function refuseUrl(url: string, policy: TargetPolicy = {}): string | null {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -65,14 +84,70 @@ export async function refuseTarget(url: string, policy: TargetPolicy = {}): Prom
     return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? null : 'URL must be http(s)';
   }
   if (parsed.protocol !== 'https:') return 'URL must use https';
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const host = hostOf(parsed);
+  if (isIP(host) && isForbiddenAddress(host)) return forbiddenTarget;
+  return null;
+}
+
+/**
+ * Why a URL may not receive webhooks, or null when it may: the URL's own rules, then in production
+ * its host resolved and EVERY address checked (a name with one public and one private address
+ * could otherwise be used to reach the private one). Called at creation, to refuse a bad URL
+ * early; a delivery does not rely on it, because DNS answers change: it checks the addresses it
+ * connects to (`checkedLookup`).
+ */
+export async function refuseTarget(url: string, policy: TargetPolicy = {}): Promise<string | null> {
+  const refusal = refuseUrl(url, policy);
+  if (refusal || policy.allowInsecureTargets) return refusal;
+  const host = hostOf(new URL(url));
+  if (isIP(host)) return null;
   let addresses: string[];
   try {
-    addresses = isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+    addresses = await (policy.resolve ?? systemResolve)(host);
   } catch {
     return `Host ${host} does not resolve`;
   }
   if (addresses.length === 0) return `Host ${host} does not resolve`;
-  if (addresses.some(isForbiddenAddress)) return 'URL must not target a private, loopback or link-local address';
-  return null;
+  return addresses.some(isForbiddenAddress) ? forbiddenTarget : null;
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}
+
+/**
+ * The `lookup` of every connection a delivery opens (net.connect's option, set on the delivery
+ * client's connector). It resolves the name once, refuses the connection before any socket is
+ * opened if an answer is forbidden (in production), and gives the socket exactly the addresses it
+ * checked. Closes the DNS-rebinding window: a check that resolves the name, followed by an HTTP
+ * client that resolves it again, checks one answer and connects to another (public, then
+ * 169.254.169.254).
+ */
+export function checkedLookup(policy: TargetPolicy = {}): LookupFunction {
+  const resolve = policy.resolve ?? systemResolve;
+  return (hostname, options, callback) => {
+    const wanted = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family || 0;
+    const checked = async (): Promise<string[]> => {
+      let answer: string[];
+      try {
+        answer = (await resolve(hostname)).filter((address) => !wanted || isIP(address) === wanted);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new TargetRefusedError(`Host ${hostname} does not resolve${code ? ` (${code})` : ''}`);
+      }
+      if (answer.length === 0) throw new TargetRefusedError(`Host ${hostname} does not resolve`);
+      // The whole answer is judged, not only the address tried first: given several, the socket
+      // moves on to the next one when the first does not answer.
+      const address = policy.allowInsecureTargets ? undefined : answer.find(isForbiddenAddress);
+      if (address) throw new TargetRefusedError(`${hostname} resolves to ${address}: ${forbiddenTarget}`);
+      return answer;
+    };
+    checked().then(
+      (addresses) => {
+        if (options.all) callback(null, addresses.map((address) => ({ address, family: isIP(address) })));
+        else callback(null, addresses[0]!, isIP(addresses[0]!));
+      },
+      (error: Error) => callback(error, ''),
+    );
+  };
 }

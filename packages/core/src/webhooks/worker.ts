@@ -3,8 +3,9 @@ import { listTenants } from '../access';
 import type { Database } from '../drizzle/client';
 import { withTenant } from '../drizzle/transaction';
 import { webhookDeliveries } from './deliveries.sql';
-import { signPayload } from './signature';
-import { refuseTarget, type TargetPolicy } from './targets';
+import { createDeliveryClient, type DeliveryClient } from './dispatcher';
+import { deliveryHeaders } from './signature';
+import { refuseUrl, TargetRefusedError, type TargetPolicy } from './targets';
 import { webhooks } from './webhooks.sql';
 
 export interface DeliverOptions extends TargetPolicy {
@@ -12,7 +13,6 @@ export interface DeliverOptions extends TargetPolicy {
   now?: Date;
   /** At most this many deliveries per run, across tenants (default 100). */
   limit?: number;
-  fetch?: typeof fetch;
   /** A receiver that has not answered after this long counts as failed (default 10 s). */
   timeoutMs?: number;
   /** For tests: the jitter's random source, in [0, 1). */
@@ -74,14 +74,21 @@ export async function deliverDueWebhooks(db: Database, options: DeliverOptions =
   const tenants = options.tenantIds
     ? options.tenantIds.map((id) => ({ id }))
     : await listTenants(db);
-  for (const tenant of tenants) {
-    if (remaining <= 0) break;
-    const claimed = await claim(db, tenant.id, remaining, options);
-    remaining -= claimed.length;
-    if (claimed.length === 0) continue;
-    // No transaction is open while waiting on receivers: a slow partner holds no locks.
-    const outcomes = await Promise.all(claimed.map((row) => send(row, options)));
-    await record(db, tenant.id, claimed, outcomes, options, summary);
+  // One client per run: connections to a receiver are reused within the run, and each run
+  // resolves (and checks) its hosts afresh.
+  const client = await createDeliveryClient(options);
+  try {
+    for (const tenant of tenants) {
+      if (remaining <= 0) break;
+      const claimed = await claim(db, tenant.id, remaining, options);
+      remaining -= claimed.length;
+      if (claimed.length === 0) continue;
+      // No transaction is open while waiting on receivers: a slow partner holds no locks.
+      const outcomes = await Promise.all(claimed.map((row) => send(row, client, options)));
+      await record(db, tenant.id, claimed, outcomes, options, summary);
+    }
+  } finally {
+    await client.close();
   }
   return summary;
 }
@@ -133,22 +140,20 @@ async function claim(db: Database, tenantId: string, limit: number, options: Del
   });
 }
 
-async function send(row: Claimed, options: DeliverOptions): Promise<Outcome> {
-  // Checked again at send time: the host's DNS answer may have changed since creation.
-  const refusal = await refuseTarget(row.url, options);
+async function send(row: Claimed, client: DeliveryClient, options: DeliverOptions): Promise<Outcome> {
+  // The URL's own rules again (the policy may be stricter than where it was created); its host's
+  // addresses are checked by the client as it connects.
+  const refusal = refuseUrl(row.url, options);
   if (refusal) return { ok: false, statusCode: null, error: `Target refused: ${refusal}` };
   const body = JSON.stringify({ id: row.id, event: row.event, createdAt: row.createdAt.toISOString(), data: row.payload });
   const timestamp = Math.floor(Date.now() / 1000);
   try {
-    const response = await (options.fetch ?? fetch)(row.url, {
+    const response = await client.post(row.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'guanxi-webhooks/1',
-        'x-guanxi-event': row.event,
-        'x-guanxi-delivery': row.id,
-        'x-guanxi-timestamp': String(timestamp),
-        'x-guanxi-signature': signPayload(row.secret, timestamp, body),
+        ...deliveryHeaders(row.secret, { id: row.id, event: row.event, timestamp, body }),
       },
       body,
       // A redirect could lead to an address the target check refused: not followed, a failure.
@@ -160,13 +165,18 @@ async function send(row: Claimed, options: DeliverOptions): Promise<Outcome> {
     const ok = response.status >= 200 && response.status < 300;
     return { ok, statusCode: response.status, error: ok ? null : `HTTP ${response.status}` };
   } catch (error) {
-    const name = error instanceof Error ? error.name : '';
-    const message =
-      name === 'TimeoutError' || name === 'AbortError'
-        ? `No answer within ${options.timeoutMs ?? 10_000} ms`
-        : `${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
-    return { ok: false, statusCode: null, error: message };
+    return { ok: false, statusCode: null, error: failure(error, options) };
   }
+}
+
+/** What a failed send records: fetch wraps the connection's error as its cause. */
+function failure(error: unknown, options: DeliverOptions): string {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') return `No answer within ${options.timeoutMs ?? 10_000} ms`;
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof TargetRefusedError) return `Target refused: ${cause.message}`;
+  const message = error instanceof Error ? error.message : String(error);
+  return (cause instanceof Error ? `${message}: ${cause.message}` : message).slice(0, 500);
 }
 
 async function record(
