@@ -287,7 +287,7 @@ const postgraphilePage = `query PartiesPage {
   }
 }`;
 const guanxiTree = `query ReferralTree($rootId: ID!) {
-  referralTree(rootId: $rootId, maxDepth: 5, first: 100) { totalCount nodes { depth party { id displayName } } }
+  referralTree(rootId: $rootId, maxDepth: 5, first: 100) { totalCount edges { depth node { id displayName } } }
 }`;
 const guanxiCreate = `mutation CreateParty($input: CreatePartyInput!) {
   createParty(input: $input) { party { id displayName stage createdAt } userErrors { code field message } }
@@ -628,7 +628,7 @@ async function main(): Promise<void> {
   const referred = ours.filter((p: { referrer: string | null }) => p.referrer !== null).length;
   log(`(a) same 50 parties from both servers: ${scored} scored, ${referred} with a referrer`);
   const tree = (await post(scenarios.b)).data.referralTree;
-  if (!tree || tree.totalCount !== treeSize - 1 || tree.nodes.length !== 100 || Math.max(...tree.nodes.map((n: { depth: number }) => n.depth)) !== 4) {
+  if (!tree || tree.totalCount !== treeSize - 1 || tree.edges.length !== 100 || Math.max(...tree.edges.map((e: { depth: number }) => e.depth)) !== 4) {
     // Breadth-first, the first 100 of 363 descendants end inside depth 4 (3 + 9 + 27 = 39 < 100 ≤ 39 + 81).
     throw new Error(`(b) unexpected tree: ${JSON.stringify(tree).slice(0, 500)}`);
   }

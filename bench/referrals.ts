@@ -208,20 +208,20 @@ const graphql = async (query: string, variables: Record<string, unknown>) => {
 await measure(
   'referralTree(depth 10, first 100), subtree 100–1,000',
   midTrees,
-  (root) => inTenant(() => referralTree(root.id, { maxDepth: 10, first: 100 })),
+  (root) => inTenant(() => referralTree(root.id, { limit: 101, inverted: false }, { maxDepth: 10 })),
   `mean subtree ${mean(midTrees.map((r) => r.n)).toFixed(0)}; one tenant transaction each`,
 );
 await measure(
   'referralTree(depth 10, first 1000), subtree 900–1,000',
   bigTrees,
-  (root) => inTenant(() => referralTree(root.id, { maxDepth: 10, first: 1000 })),
+  (root) => inTenant(() => referralTree(root.id, { limit: 1001, inverted: false }, { maxDepth: 10 })),
   `mean subtree ${mean(bigTrees.map((r) => r.n)).toFixed(0)}; every node returned`,
 );
 await measure(
-  'GraphQL request referralTree { totalCount nodes { depth party { id displayName } } }, subtree 900–1,000',
+  'GraphQL request referralTree(first: 100) { totalCount edges { depth node { id displayName } } }, subtree 900–1,000',
   bigTrees,
   (root) =>
-    graphql(`query ($id: ID!) { referralTree(rootId: $id) { totalCount nodes { depth party { id displayName } } } }`, {
+    graphql(`query ($id: ID!) { referralTree(rootId: $id, first: 100) { totalCount edges { depth node { id displayName } } } }`, {
       id: globalId(root.id),
     }),
   'whole HTTP request: API key, transaction, 100 nodes with their parties',

@@ -185,7 +185,7 @@ test('a partner story over HTTP with graphql-request', async () => {
   const order = gql`
     mutation ($input: RecordOrderInput!) {
       recordOrder(input: $input) {
-        order { id amount currency placedAt party { id kind } }
+        order { id amount { amount currency } placedAt party { id kind } }
         referral { id status reward { amount currency } }
         userErrors { code field message }
       }
@@ -193,7 +193,7 @@ test('a partner story over HTTP with graphql-request', async () => {
   `;
   const chenOrder = (await client.request<any>(order, { input: { partyId: id.chen, amount: '300.00', satisfaction: 5 } })).recordOrder;
   expect(chenOrder.userErrors).toEqual([]);
-  expect(chenOrder.order).toMatchObject({ amount: '300.00', currency: 'CNY', party: { id: id.chen, kind: 'CUSTOMER' } });
+  expect(chenOrder.order).toMatchObject({ amount: { amount: '300.00', currency: 'CNY' }, party: { id: id.chen, kind: 'CUSTOMER' } });
   expect(chenOrder.referral).toMatchObject({ id: byCode.referral.id, status: 'REWARDED', reward: { amount: '30.00', currency: 'CNY' } });
   const asOf = (chenOrder.order.placedAt as string).slice(0, 10);
 
@@ -211,16 +211,22 @@ test('a partner story over HTTP with graphql-request', async () => {
       input: { partyId: id[who], amount, placedAt: daysBefore(asOf, daysAgo), currency: 'CNY' },
     });
     expect(recordOrder.userErrors).toEqual([]);
-    expect(recordOrder.order.amount).toBe(amount);
+    expect(recordOrder.order.amount).toEqual({ amount, currency: 'CNY' });
     expect(recordOrder.referral).toBeNull();
   }
   const future = (await client.request<any>(order, { input: { partyId: id.bob, amount: '1.00', placedAt: '2999-01-01T00:00:00Z' } }))
     .recordOrder;
   expect(future.order).toBeNull();
   expect(future.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'placedAt'] })]);
+  // Currency is an enum: a code guanxi does not know is refused before anything runs.
+  const badCurrency = await client
+    .request<any>(order, { input: { partyId: id.bob, amount: '1.00', currency: 'RMB' } })
+    .catch((error: unknown) => error);
+  expect(badCurrency).toBeInstanceOf(ClientError);
+  expect((badCurrency as ClientError).response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
-  const { referralStats } = await client.request<any>(gql`{ referralStats { referrals converted conversionRate referrers kFactor rewardsPaid } }`);
-  expect(referralStats).toEqual({ referrals: 2, converted: 1, conversionRate: 0.5, referrers: 1, kFactor: 1, rewardsPaid: '30.00' });
+  const { referralStats } = await client.request<any>(gql`{ referralStats { referrals converted conversionRate referrers kFactor rewardsPaid { amount currency } } }`);
+  expect(referralStats).toEqual({ referrals: 2, converted: 1, conversionRate: 0.5, referrers: 1, kFactor: 1, rewardsPaid: { amount: '30.00', currency: 'CNY' } });
 
   // 6. Score the day. Means: recency (2 + 200 + 0 + 100) / 4 = 75.5 days, frequency 7 / 4, monetary
   // 2000 / 4 = 500 (domain §4: high is strictly better than the mean).
@@ -232,14 +238,15 @@ test('a partner story over HTTP with graphql-request', async () => {
   expect(runScoring.runs).toEqual([{ asOf, status: 'SUCCEEDED', partiesScored: 4, error: null }]);
 
   // 7. Read the segments: the distribution, each party's snapshot, and the segment filter.
-  const expected: Record<string, { segment: string; recencyDays: number; frequency: number; monetary: string }> = {
-    alice: { segment: 'IMPORTANT_VALUE', recencyDays: 2, frequency: 3, monetary: '1500.00' },
-    bob: { segment: 'GENERAL_WIN_BACK', recencyDays: 200, frequency: 1, monetary: '100.00' },
-    chen: { segment: 'GENERAL_DEVELOP', recencyDays: 0, frequency: 1, monetary: '300.00' },
-    dai: { segment: 'GENERAL_RETAIN', recencyDays: 100, frequency: 2, monetary: '100.00' },
+  const cny = (amount: string) => ({ amount, currency: 'CNY' });
+  const expected: Record<string, { segment: string; recencyDays: number; frequency: number; monetary: { amount: string; currency: string } }> = {
+    alice: { segment: 'IMPORTANT_VALUE', recencyDays: 2, frequency: 3, monetary: cny('1500.00') },
+    bob: { segment: 'GENERAL_WIN_BACK', recencyDays: 200, frequency: 1, monetary: cny('100.00') },
+    chen: { segment: 'GENERAL_DEVELOP', recencyDays: 0, frequency: 1, monetary: cny('300.00') },
+    dai: { segment: 'GENERAL_RETAIN', recencyDays: 100, frequency: 2, monetary: cny('100.00') },
   };
   const { segmentDistribution } = await client.request<any>(
-    gql`query ($asOf: Date) { segmentDistribution(asOf: $asOf) { segment count share monetary } }`,
+    gql`query ($asOf: Date) { segmentDistribution(asOf: $asOf) { segment count share monetary { amount currency } } }`,
     { asOf },
   );
   expect(segmentDistribution).toHaveLength(8);
@@ -251,10 +258,13 @@ test('a partner story over HTTP with graphql-request', async () => {
 
   for (const [who, snapshot] of Object.entries(expected)) {
     const { party } = await client.request<any>(
-      gql`query ($id: ID!) { party(id: $id) { loyalty { asOf segment recencyDays frequency monetary score tier } } }`,
+      gql`query ($id: ID!) { party(id: $id) { loyalty { asOf segment recencyDays frequency monetary { amount currency } score tier } } }`,
       { id: id[who] },
     );
     expect(party.loyalty).toMatchObject({ asOf, ...snapshot });
+    // A Float with one decimal, like churnRisk.
+    expect(typeof party.loyalty.score).toBe('number');
+    expect(Math.round(party.loyalty.score * 10) / 10).toBe(party.loyalty.score);
     const { parties } = await client.request<any>(
       gql`query ($segments: [Segment!]) { parties(filter: { segments: $segments }) { totalCount edges { node { id } } } }`,
       { segments: [snapshot.segment] },

@@ -7,3 +7,4 @@ export * from './drizzle/client';
 export * from './drizzle/migrate';
 export * from './drizzle/transaction';
 export * from './drizzle/unavailable';
+export * from './money';

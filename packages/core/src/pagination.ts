@@ -1,3 +1,4 @@
+import { sql, type SQL } from 'drizzle-orm';
 import { UserError } from './errors';
 
 /** A page request as the Relay helper hands it over: rows after or before a cursor, in order. */
@@ -28,31 +29,41 @@ export function decodeCursor(cursor: string, length: number): (string | number |
   throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
 }
 
-/** One party's page of a list read for many parties at once (api: `Party.orders`…). */
-export interface PartyPage<Row> {
+/**
+ * One party's rows of a list read for many parties at once (api: `Party.orders`…), as a root list
+ * answers a `PageRequest`: at most `limit` rows, in reverse when the request is inverted.
+ */
+export interface PartyRows<Row> {
   partyId: string;
   rows: Row[];
-  hasNextPage: boolean;
 }
 
-/**
- * One page per asked party, in the order asked, from the `[partyId, row]` pairs of a window query
- * that read at most `first + 1` rows of each party in page order: the extra row only tells that
- * there is a next page.
- */
-export function pagesByParty<Row>(
+/** The rows of each asked party, in the order asked, from the `[partyId, row]` pairs of a window query. */
+export function rowsByParty<Row>(
   partyIds: readonly string[],
-  first: number,
   rows: Iterable<readonly [partyId: string, row: Row]>,
-): PartyPage<Row>[] {
+): PartyRows<Row>[] {
   const byParty = new Map<string, Row[]>();
   for (const [partyId, row] of rows) {
     const list = byParty.get(partyId);
     if (list) list.push(row);
     else byParty.set(partyId, [row]);
   }
-  return partyIds.map((partyId) => {
-    const list = byParty.get(partyId) ?? [];
-    return { partyId, rows: list.slice(0, first), hasNextPage: list.length > first };
-  });
+  return partyIds.map((partyId) => ({ partyId, rows: byParty.get(partyId) ?? [] }));
+}
+
+/**
+ * The keyset of a page of a list sorted by `key` descending (newest first): rows strictly between
+ * the cursors, read in the list's order, or from its end when paging backwards (`last`), so that a
+ * backward page reads `last + 1` rows too, never the whole list.
+ */
+export function descendingPage(
+  page: PageRequest,
+  key: SQL,
+  cursorKey: (cursor: string) => SQL,
+): { bound: SQL; direction: SQL } {
+  const bounds = [sql`true`];
+  if (page.after) bounds.push(sql`${key} < ${cursorKey(page.after)}`);
+  if (page.before) bounds.push(sql`${key} > ${cursorKey(page.before)}`);
+  return { bound: sql.join(bounds, sql` and `), direction: page.inverted ? sql`asc` : sql`desc` };
 }

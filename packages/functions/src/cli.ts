@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { inspect, parseArgs } from 'node:util';
 import {
   apiScopes,
   createDatabase,
-  isUuid,
   migrate,
   roles,
   todayUtc,
@@ -21,6 +20,7 @@ import { createOutput, type Output } from './cli/output';
 import { serve } from './cli/serve';
 import { describeImport, runImport } from './cli/import';
 import { runScoreCommand } from './cli/score';
+import { tenantOption } from './cli/tenant-option';
 import { loadOrCreateDevKey, mintDevToken } from './local/dev-jwt';
 
 const usage = `guanxi <command> [options]
@@ -83,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
   });
   const out: Output = createOutput(values.json);
   const [command, ...rest] = positionals;
+  // Every command that takes --tenant gets the tenant's uuid, whichever form was given.
+  const tenantArg = tenantOption(values.tenant);
   if (values.help || !command) {
     out.line(usage);
     return command || values.help ? 0 : 1;
@@ -137,11 +139,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'key': {
-      if (rest[0] !== 'create' || !values.tenant || !values.name) {
+      if (rest[0] !== 'create' || !tenantArg || !values.name) {
         throw new Error('usage: guanxi key create --tenant <id> --name <name> [--scopes NETWORK_READ,…]');
       }
-      const tenantId = values.tenant;
-      if (!isUuid(tenantId)) throw new Error('--tenant <tenant id> must be a tenant id (a UUID)');
+      const tenantId = tenantArg;
       const scopes = values.scopes ? values.scopes.split(',').map((scope) => scope.trim().toUpperCase()) : [...apiScopes];
       const { apiKey, secret } = await withDatabase(settings, (handle) =>
         withActor({ kind: 'SYSTEM', tenantId, name: 'cli' }, () =>
@@ -155,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
     case 'score': {
       const result = await withDatabase(settings, (handle) =>
         runScoreCommand(handle.db, {
-          tenantId: values.tenant ?? null,
+          tenantId: tenantArg ?? null,
           asOf: values['as-of'] ?? null,
           json: values.json,
           afterScoring: (_tenantId, asOf) => applyStagePolicy(asOf),
@@ -168,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'apply') throw new Error('usage: guanxi stages apply [--tenant <id>] [--as-of YYYY-MM-DD]');
       const asOf = values['as-of'] ?? todayUtc();
       const runs = await withDatabase(settings, async (handle) => {
-        const tenantIds = values.tenant ? [values.tenant] : (await listTenants(handle.db)).map((t) => t.id);
+        const tenantIds = tenantArg ? [tenantArg] : (await listTenants(handle.db)).map((t) => t.id);
         const results = [];
         for (const tenantId of tenantIds) {
           const moves = await withActor({ kind: 'SYSTEM', tenantId, name: 'stage-policy' }, () =>
@@ -183,9 +184,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'maintain': {
-      if (values.tenant !== undefined && !isUuid(values.tenant)) throw new Error('--tenant <tenant id> must be a tenant id (a UUID)');
       const result = await withDatabase(settings, (handle) =>
-        runMaintenance(handle.db, { tenantIds: values.tenant ? [values.tenant] : null }),
+        runMaintenance(handle.db, { tenantIds: tenantArg ? [tenantArg] : null }),
       );
       out.line(
         `Pruned ${result.rateLimitCounters} rate-limit counters, ${result.webhookDeliveries} webhook deliveries, ` +
@@ -201,14 +201,14 @@ async function main(argv: string[]): Promise<number> {
         throw new Error('guanxi token signs with the local development key: development only, without an identity provider');
       }
       const role = (values.role ?? '').toUpperCase();
-      if (!values.tenant || !isUuid(values.tenant)) throw new Error('--tenant <tenant id> is required');
+      if (!tenantArg) throw new Error('--tenant <tenant id> is required');
       if (!(roles as readonly string[]).includes(role)) throw new Error(`--role must be one of ${roles.join(', ')}`);
       const ttlSeconds = Number(values.ttl ?? 3600);
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 7 * 24 * 3600) {
         throw new Error('--ttl is a number of seconds, at most a week');
       }
       const token = await mintDevToken(await loadOrCreateDevKey(settings.dataDir), {
-        tenantId: values.tenant,
+        tenantId: tenantArg,
         role: role as Role,
         subject: values.sub ?? 'dev-user',
         ttlSeconds,
@@ -219,7 +219,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'import': {
       const [file] = rest;
-      const tenantId = values.tenant;
+      const tenantId = tenantArg;
       if (!file || !tenantId) {
         throw new Error('usage: guanxi import <file.csv|file.jsonl> --tenant <id> [--batch 1000] [--errors <file>]');
       }
@@ -245,7 +245,14 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
+    // Not everything thrown is an Error (WebAssembly file systems throw plain objects): String()
+    // of one prints "[object Object]".
+    const message =
+      error instanceof Error
+        ? error.message
+        : typeof error === 'string'
+          ? error
+          : inspect(error, { breakLength: Infinity });
     const details =
       error && typeof error === 'object' && 'errors' in error ? JSON.stringify((error as { errors: unknown }).errors) : '';
     process.stderr.write(`guanxi: ${message}${details ? `\n${details}` : ''}\n`);

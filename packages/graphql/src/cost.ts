@@ -115,8 +115,10 @@ export interface CostExtension {
 /**
  * Refuses an operation whose cost is over `limit` before it runs (`QUERY_TOO_COMPLEX`, both
  * numbers in the message) and puts `extensions.cost { requested limit }` on every answer. The
- * cost depends on the variables (`first: $n`), so it is cached per parsed document (yoga caches
- * those) and per value of the variables it reads.
+ * refusal is a validation error: it comes before the caller is resolved, so an over-limit query
+ * costs no statement at all (not even the key lookup). The cost depends on the variables
+ * (`first: $n`), so it is cached per parsed document (yoga caches those) and per value of the
+ * variables it reads.
  */
 export function useObjectCost(limit: number): Plugin {
   const cache = new WeakMap<DocumentNode, Map<string, number>>();
@@ -131,28 +133,43 @@ export function useObjectCost(limit: number): Plugin {
     }
     return cost;
   };
+  // The cost of each refused request, for its answer's extensions (a validation failure has no
+  // execution result to carry them).
+  const refused = new WeakMap<Request, CostExtension>();
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const requested = costOf(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined);
-      const cost: CostExtension = { requested, limit };
-      if (requested > limit) {
-        setResultAndStopExecution({
-          errors: [
-            new GraphQLError(
-              `Query cost ${requested.toLocaleString('en')} is over the limit of ${limit.toLocaleString('en')} objects: ask for fewer items per page (first/last) or fewer nested lists`,
-              { extensions: { code: 'QUERY_TOO_COMPLEX', cost } },
-            ),
-          ],
-          extensions: { cost },
-        });
-        return;
-      }
+    onValidate({ context, params }) {
+      // Counted on a valid document only: the walk trusts the fields to exist.
+      return ({ valid, setResult }) => {
+        if (!valid) return;
+        const { request, params: graphqlParams } = context as { request: Request; params?: { operationName?: string | null; variables?: Record<string, unknown> | null } };
+        const requested = costOf(params.schema, params.documentAST, graphqlParams?.operationName, graphqlParams?.variables);
+        if (requested <= limit) return;
+        const cost: CostExtension = { requested, limit };
+        refused.set(request, cost);
+        setResult([
+          new GraphQLError(
+            `Query cost ${requested.toLocaleString('en')} is over the limit of ${limit.toLocaleString('en')} objects: ask for fewer items per page (first/last) or fewer nested lists`,
+            { extensions: { code: 'QUERY_TOO_COMPLEX', cost } },
+          ),
+        ]);
+      };
+    },
+    onExecute({ args }) {
+      const cost: CostExtension = {
+        requested: costOf(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined),
+        limit,
+      };
       return {
         onExecuteDone({ result, setResult }) {
           if (!result || typeof result !== 'object' || Symbol.asyncIterator in result) return;
           setResult({ ...result, extensions: { ...result.extensions, cost } });
         },
       };
+    },
+    onResultProcess({ request, result, setResult }) {
+      const cost = refused.get(request);
+      if (!cost || !result || Array.isArray(result) || typeof result !== 'object' || Symbol.asyncIterator in result) return;
+      setResult({ ...result, extensions: { ...(result as { extensions?: object }).extensions, cost } } as never);
     },
   };
 }

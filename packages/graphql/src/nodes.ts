@@ -1,7 +1,6 @@
 import { decodeGlobalID, resolveNodes } from '@pothos/plugin-relay';
 import { GraphQLError, isObjectType, type GraphQLSchema } from 'graphql';
-import { isUuid } from '@guanxi/core';
-import { builder } from './builder';
+import { builder, isNodeKey } from './builder';
 
 /**
  * `nodes(ids)` answers each id on its own (api: "one stale id never blanks a page"): the relay
@@ -47,7 +46,7 @@ function decodeNodeId(raw: string, schema: GraphQLSchema): { typename: string; i
   }
   const type = schema.getType(decoded.typename);
   const isNode = isObjectType(type) && type.getInterfaces().some((each) => each.name === 'Node');
-  return isNode && isUuid(decoded.id) ? decoded : invalidId(raw);
+  return isNode && isNodeKey(decoded.typename, decoded.id) ? decoded : invalidId(raw);
 }
 
 function invalidId(raw: string): GraphQLError {

@@ -512,6 +512,11 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
           return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
         }
         if (isDatabaseUnavailable(original)) return databaseUnavailable(at);
+        // graphql-js reports a variable that does not coerce (an enum value that does not exist,
+        // say `currency: "RMB"`) without a code: it is the caller's input, like a bad literal.
+        if (error instanceof GraphQLError && !error.extensions?.code && /^Variable "\$\w+" /.test(error.message)) {
+          return new GraphQLError(error.message, { ...at, extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
+        }
         return maskError(error, message, isDev);
       },
     },

@@ -7,6 +7,7 @@ import { recordAudit } from '../audit';
 import { UserError } from '../errors';
 import { lazySchema, parseInput, zodToUserError } from '../validation';
 import { uuidv7 } from '../ids';
+import { isCurrency } from '../money';
 import {
   displayPrefix,
   generateApiKeySecret,
@@ -35,7 +36,7 @@ const createTenantInput = lazySchema(() =>
     name: z.string().trim().min(1, 'Name must not be blank').max(200, 'Name is at most 200 characters'),
     currency: z
       .string()
-      .regex(/^[A-Z]{3}$/, 'Currency is an ISO 4217 code such as CNY or EUR')
+      .refine(isCurrency, 'Currency is an ISO 4217 code such as CNY or EUR')
       .default('CNY'),
   }),
 );

@@ -1,4 +1,4 @@
-import { and, arrayContains, count, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, count, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { UserError } from '../errors';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
 import { isUuid } from '../ids';
@@ -77,6 +77,15 @@ export async function listAuditLog(filter: AuditFilter, page: PageRequest): Prom
     .where(and(...conditions))
     .orderBy(sql`${auditLog.at} ${direction}`, sql`${auditLog.id} ${direction}`)
     .limit(page.limit);
+}
+
+/** The current tenant's entries with these ids (any order; unknown ids are left out). */
+export async function findAuditEntries(ids: readonly string[]): Promise<AuditRow[]> {
+  if (ids.length === 0) return [];
+  return useTransaction()
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.tenantId, useTenantId()), inArray(auditLog.id, [...ids])));
 }
 
 export async function countAuditLog(filter: AuditFilter): Promise<number> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { usingPostgres } from '../test';
 import { createDatabase, type Database, type DatabaseHandle, type Transaction } from './client';
 import { migrate } from './migrate';
 import { parties } from './schema';
-import { parseProxyTarget, startWsProxy, type WsProxy } from './ws-proxy';
+import { parseProxyTarget, startWsProxy, type WsProxy } from '../test/ws-proxy';
 
 /**
  * A transaction with the tenant set transaction-locally, on whichever role the handle connects
@@ -71,6 +71,37 @@ describe.skipIf(usingPostgres())('embedded PGlite', () => {
         expect(await tenantNames(second.db, tenantId)).toEqual(['Persisted 持久']);
       } finally {
         await second.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a data folder reached through a symlink opens, and is the same folder as its real path', { timeout: 60_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'guanxi-client-'));
+    const dataDir = join(root, 'data');
+    const linked = join(root, 'linked');
+    mkdirSync(dataDir);
+    symlinkSync(dataDir, linked, 'dir');
+    try {
+      const throughLink = await createDatabase(null, { dataDir: linked });
+      try {
+        expect(throughLink.location).toBe(linked);
+        await throughLink.db.execute(sql`create table note (body text)`);
+        await throughLink.db.execute(sql`insert into note values ('written through the link')`);
+        await expect(createDatabase(null, { dataDir })).rejects.toThrow(
+          `The embedded database in ${dataDir} is already open in this process`,
+        );
+      } finally {
+        await throughLink.close();
+      }
+
+      const direct = await createDatabase(null, { dataDir });
+      try {
+        const { rows } = await direct.db.execute<{ body: string }>(sql`select body from note`);
+        expect(rows).toEqual([{ body: 'written through the link' }]);
+      } finally {
+        await direct.close();
       }
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { inspect } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { lockDataDir } from './data-dir-lock';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -84,11 +84,22 @@ export async function createDatabase(
     const dataDir = url?.startsWith('file://')
       ? url.slice('file://'.length)
       : (options.dataDir ?? defaultDataDir);
-    const unlock = inMemory ? () => {} : lockDataDir(dataDir);
+    const lock = inMemory ? null : lockDataDir(dataDir);
     const extensions = { pg_trgm };
-    const client = inMemory
-      ? await PGlite.create({ extensions, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) })
-      : await PGlite.create(dataDir, { extensions });
+    let client: PGlite;
+    try {
+      client = lock
+        ? await PGlite.create(lock.dir, { extensions })
+        : await PGlite.create({ extensions, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
+    } catch (error) {
+      // A folder that failed to open is not open: the next attempt must not find it locked.
+      lock?.release();
+      // PGlite's file system throws plain objects (`ErrnoError { errno: 44 }`), which print as
+      // "[object Object]" and carry no stack; say which folder failed.
+      if (error instanceof Error) throw error;
+      const detail = inspect(error, { breakLength: Infinity });
+      throw new Error(`Could not open the embedded database in ${dataDir}: ${detail}`, { cause: error });
+    }
     const db = drizzle({ client, schema, casing: 'snake_case', logger }) as unknown as Database;
     return {
       db,
@@ -97,7 +108,7 @@ export async function createDatabase(
       pglite: client,
       close: async () => {
         await client.close();
-        unlock();
+        lock?.release();
       },
     };
   }
@@ -165,44 +176,4 @@ function survivePoolErrors<C extends { on(event: 'error', listener: (error: Erro
 function logConnectionError(error: Error): void {
   const code = (error as { code?: string }).code;
   console.error(JSON.stringify({ level: 'warn', event: 'db-connection-lost', message: error.message, ...(code ? { code } : {}) }));
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Embedded PGlite is single-process: two processes on one data folder would corrupt it. A lock
- * file turns that into a clear error (use the API while the server runs, or stop it first).
- */
-const openDataDirs = new Set<string>();
-
-function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lockFile = `${resolve(dataDir)}.lock`;
-  if (openDataDirs.has(lockFile)) {
-    throw new Error(`The embedded database in ${dataDir} is already open in this process`);
-  }
-  try {
-    const holder = Number(readFileSync(lockFile, 'utf8'));
-    if (holder && holder !== process.pid && processIsAlive(holder)) {
-      throw new Error(
-        `The embedded database in ${dataDir} is open in process ${holder} (a running server?). ` +
-          'While it runs, use the API (createTenant, runScoring), or stop it first.',
-      );
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  writeFileSync(lockFile, String(process.pid));
-  openDataDirs.add(lockFile);
-  return () => {
-    openDataDirs.delete(lockFile);
-    rmSync(lockFile, { force: true });
-  };
 }

@@ -2,7 +2,8 @@ import { sql } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
+import { calendarDate } from '../validation';
+import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
 import { segments, type Segment, type Tier } from './enums';
 import { loyaltySnapshots } from './loyalty.sql';
 import { assertCalendarDate } from './statement';
@@ -71,10 +72,29 @@ export async function latestSnapshots(partyIds: readonly string[]): Promise<Map<
   return new Map(rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
 }
 
-export interface SnapshotPage {
-  partyId: string;
-  rows: LoyaltySnapshotRow[];
-  hasNextPage: boolean;
+/**
+ * A snapshot's key as text, `<party id>:<YYYY-MM-DD>`: a snapshot is one row per party and day
+ * (its primary key, with the tenant), so it needs no surrogate id to be named.
+ */
+export function snapshotKey(row: Pick<LoyaltySnapshotRow, 'partyId' | 'asOf'>): string {
+  return `${row.partyId}:${row.asOf}`;
+}
+
+export function parseSnapshotKey(key: string): { partyId: string; asOf: string } | null {
+  const [partyId, asOf, ...rest] = key.split(':');
+  if (rest.length > 0 || !partyId || !asOf || !isUuid(partyId) || !calendarDate().safeParse(asOf).success) return null;
+  return { partyId: partyId.toLowerCase(), asOf };
+}
+
+/** The current tenant's snapshots with these keys (`snapshotKey`); unknown or malformed keys are left out. */
+export async function findSnapshots(keys: readonly string[]): Promise<LoyaltySnapshotRow[]> {
+  const parsed = keys.map(parseSnapshotKey).filter((key) => key !== null);
+  if (parsed.length === 0) return [];
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+    select ${snapshotColumns} from loyalty_snapshots s
+    where s.tenant_id = ${useTenantId()}
+      and (s.party_id, s.as_of) in (${sql.join(parsed.map((key) => sql`(${key.partyId}::uuid, ${key.asOf}::date)`), sql`, `)})`);
+  return rows.map(toSnapshotRow);
 }
 
 export function snapshotCursor(row: LoyaltySnapshotRow): string {
@@ -82,29 +102,25 @@ export function snapshotCursor(row: LoyaltySnapshotRow): string {
 }
 
 /** A page of each party's snapshots, newest day first, for many parties in one statement. */
-export async function snapshotHistoryPages(
-  partyIds: readonly string[],
-  options: { first: number; after?: string | null },
-): Promise<SnapshotPage[]> {
+export async function snapshotHistoryPages(partyIds: readonly string[], page: PageRequest): Promise<PartyRows<LoyaltySnapshotRow>[]> {
   const ids = partyIds.filter(isUuid);
-  let afterKey = sql`true`;
-  if (options.after) {
-    const [asOf] = decodeCursor(options.after, 1);
+  const { bound, direction } = descendingPage(page, sql`s.as_of`, (cursor) => {
+    const [asOf] = decodeCursor(cursor, 1);
     if (typeof asOf !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(asOf)) {
       throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
     }
-    afterKey = sql`s.as_of < ${asOf}::date`;
-  }
-  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
+    return sql`${asOf}::date`;
+  });
+  if (ids.length === 0) return rowsByParty(partyIds, []);
   const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
     select * from (
-      select ${snapshotColumns}, row_number() over (partition by s.party_id order by s.as_of desc) as n
+      select ${snapshotColumns}, row_number() over (partition by s.party_id order by s.as_of ${direction}) as n
       from loyalty_snapshots s
-      where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)}) and ${afterKey}
+      where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)}) and ${bound}
     ) ranked
-    where n <= ${options.first + 1}
+    where n <= ${page.limit}
     order by party_id, n`);
-  return pagesByParty(partyIds, options.first, rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
+  return rowsByParty(partyIds, rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
 }
 
 export async function snapshotCounts(partyIds: readonly string[]): Promise<Map<string, number>> {

@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, lt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
 import { actorColumns, withActor, type Actor } from '../actor';
 import { currentTenant, listTenants } from '../access';
 import { recordAudit } from '../audit';
@@ -443,6 +443,15 @@ export async function listScoringRuns(page: PageRequest): Promise<ScoringRunRow[
     .where(and(...conditions))
     .orderBy(sql`${scoringRuns.startedAt} ${direction}`, sql`${scoringRuns.id} ${direction}`)
     .limit(page.limit);
+}
+
+/** The current tenant's runs with these ids, presented as `listScoringRuns` presents them. */
+export async function findScoringRuns(ids: readonly string[]): Promise<ScoringRunRow[]> {
+  if (ids.length === 0) return [];
+  return useTransaction()
+    .select(presentedRun())
+    .from(scoringRuns)
+    .where(and(eq(scoringRuns.tenantId, useTenantId()), inArray(scoringRuns.id, [...ids])));
 }
 
 export async function countScoringRuns(): Promise<number> {

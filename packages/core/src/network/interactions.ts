@@ -5,7 +5,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { encodeCursor, pagesByParty } from '../pagination';
+import { descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
 import type { ActorKind } from '../stages/enums';
 import { lazySchema, optionalText, parseInput } from '../validation';
 import { interactionKinds, type InteractionKind } from './enums';
@@ -76,12 +76,6 @@ export async function findInteractions(ids: readonly string[]): Promise<Interact
     .where(and(eq(interactions.tenantId, useTenantId()), inArray(interactions.id, valid)));
 }
 
-export interface InteractionPage {
-  partyId: string;
-  rows: InteractionRow[];
-  hasNextPage: boolean;
-}
-
 export function interactionCursor(row: InteractionRow): string {
   return encodeCursor([row.occurredAt.toISOString(), row.id]);
 }
@@ -90,28 +84,24 @@ export function interactionCursor(row: InteractionRow): string {
  * One page of interactions for each of many parties, most recent `occurredAt` first (ties by id):
  * one statement for the whole batch, a window function numbering each party's interactions.
  */
-export async function interactionPages(
-  partyIds: readonly string[],
-  options: { first: number; after?: string | null },
-): Promise<InteractionPage[]> {
+export async function interactionPages(partyIds: readonly string[], page: PageRequest): Promise<PartyRows<InteractionRow>[]> {
   const ids = partyIds.filter(isUuid);
-  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
-  let afterKey = sql`true`;
-  if (options.after) {
-    const { at, id } = decodeTimelineCursor(options.after);
-    afterKey = sql`(i.occurred_at, i.id) < (${at}::timestamptz, ${id}::uuid)`;
-  }
+  if (ids.length === 0) return rowsByParty(partyIds, []);
+  const { bound, direction } = descendingPage(page, sql`(i.occurred_at, i.id)`, (cursor) => {
+    const { at, id } = decodeTimelineCursor(cursor);
+    return sql`(${at}::timestamptz, ${id}::uuid)`;
+  });
   const { rows } = await useTransaction().execute<Record<string, unknown> & { party_id: string }>(sql`
     select * from (
-      select ${interactionColumns}, row_number() over (partition by i.party_id order by i.occurred_at desc, i.id desc) as n
+      select ${interactionColumns}, row_number() over (partition by i.party_id order by i.occurred_at ${direction}, i.id ${direction}) as n
       from ${interactions} i
       where i.tenant_id = ${useTenantId()}
         and i.party_id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})
-        and ${afterKey}
+        and ${bound}
     ) ranked
-    where n <= ${options.first + 1}
+    where n <= ${page.limit}
     order by party_id, n`);
-  return pagesByParty(partyIds, options.first, rows.map((row) => [row.party_id, toInteractionRow(row)]));
+  return rowsByParty(partyIds, rows.map((row) => [row.party_id, toInteractionRow(row)]));
 }
 
 /** Interaction counts for many parties at once (for `totalCount`), one statement. */

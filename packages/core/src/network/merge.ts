@@ -3,6 +3,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
+import { lockReferralGraph } from '../referrals/graph';
 import { referralCodes, referrals } from '../referrals/referrals.sql';
 import { emitEvent } from '../webhooks';
 import { directedRelationshipTypes, type RelationshipType } from './enums';
@@ -28,17 +29,6 @@ export interface MergeSummary {
   referralsAsReferrer: number;
   referralsAsReferee: number;
   referralCode: 'moved' | 'dropped' | null;
-}
-
-/**
- * Serialises changes to one tenant's referral graph (domain: acyclic at all times, including
- * when referrals are written concurrently): the check below and the re-pointing happen under it.
- * Anything else that adds referral edges must take the same transaction-level lock.
- */
-export async function lockReferralGraph(): Promise<void> {
-  await useTransaction().execute(
-    sql`select pg_advisory_xact_lock(hashtextextended(${`guanxi:referrals:${useTenantId()}`}, 0))`,
-  );
 }
 
 /** The key that makes two edges "the same edge" (domain: a symmetric edge is stored once). */

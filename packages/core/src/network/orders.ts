@@ -2,11 +2,13 @@ import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { currentTenant } from '../access';
 import { recordAudit } from '../audit';
-import { convertReferralForOrder, type ReferralRow } from '../referrals/referrals';
+import { convertReferralForOrder } from '../referrals/lifecycle';
+import type { ReferralRow } from '../referrals/read';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
+import { minorUnitDigits } from '../money';
+import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
 import { lazySchema, optionalText, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
@@ -20,19 +22,6 @@ export type OrderRow = typeof orders.$inferSelect;
  * stamped "now" on a till a minute fast is not an order from the future.
  */
 export const clockSkewMs = 5 * 60 * 1000;
-
-/**
- * The digits after the decimal point a currency allows (domain: 2, unless the currency defines
- * another number — JPY 0, KWD 3). ICU knows ISO 4217's minor units; an unknown but well-formed
- * code falls back to 2.
- */
-export function minorUnitDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
-}
 
 // Written like the Decimal scalar: an optional sign, up to 15 integer digits, optional fraction.
 const amountPattern = /^(-?)(\d{1,15})(?:\.(\d+))?$/;
@@ -184,12 +173,6 @@ export async function findOrders(ids: readonly string[]): Promise<OrderRow[]> {
     .where(and(eq(orders.tenantId, useTenantId()), inArray(orders.id, valid)));
 }
 
-export interface OrderPage {
-  partyId: string;
-  rows: OrderRow[];
-  hasNextPage: boolean;
-}
-
 export function orderCursor(row: OrderRow): string {
   return encodeCursor([row.placedAt.toISOString(), row.id]);
 }
@@ -207,28 +190,24 @@ export function decodeTimelineCursor(cursor: string): { at: string; id: string }
  * One page of orders for each of many parties, newest `placedAt` first (ties by id): one statement
  * for the whole batch, a window function numbering each party's orders.
  */
-export async function orderPages(
-  partyIds: readonly string[],
-  options: { first: number; after?: string | null },
-): Promise<OrderPage[]> {
+export async function orderPages(partyIds: readonly string[], page: PageRequest): Promise<PartyRows<OrderRow>[]> {
   const ids = partyIds.filter(isUuid);
-  if (ids.length === 0) return pagesByParty(partyIds, options.first, []);
-  let afterKey = sql`true`;
-  if (options.after) {
-    const { at, id } = decodeTimelineCursor(options.after);
-    afterKey = sql`(o.placed_at, o.id) < (${at}::timestamptz, ${id}::uuid)`;
-  }
+  if (ids.length === 0) return rowsByParty(partyIds, []);
+  const { bound, direction } = descendingPage(page, sql`(o.placed_at, o.id)`, (cursor) => {
+    const { at, id } = decodeTimelineCursor(cursor);
+    return sql`(${at}::timestamptz, ${id}::uuid)`;
+  });
   const { rows } = await useTransaction().execute<Record<string, unknown> & { party_id: string }>(sql`
     select * from (
-      select ${orderColumns}, row_number() over (partition by o.party_id order by o.placed_at desc, o.id desc) as n
+      select ${orderColumns}, row_number() over (partition by o.party_id order by o.placed_at ${direction}, o.id ${direction}) as n
       from ${orders} o
       where o.tenant_id = ${useTenantId()}
         and o.party_id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})
-        and ${afterKey}
+        and ${bound}
     ) ranked
-    where n <= ${options.first + 1}
+    where n <= ${page.limit}
     order by party_id, n`);
-  return pagesByParty(partyIds, options.first, rows.map((row) => [row.party_id, toOrderRow(row)]));
+  return rowsByParty(partyIds, rows.map((row) => [row.party_id, toOrderRow(row)]));
 }
 
 /** Order counts for many parties at once (for `totalCount`), one statement. */

@@ -9,7 +9,7 @@ import type { Segment, Tier } from '../loyalty/enums';
 import { partyLoyalty } from '../loyalty/loyalty.sql';
 import type { Stage } from '../stages/enums';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
-import { recordInitialStage } from '../stages';
+import { recordInitialStage } from '../stages/history';
 import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { partyKinds, type PartyKind } from './enums';
 import { parties } from './parties.sql';

@@ -4,7 +4,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
 import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
@@ -164,12 +164,6 @@ export async function findRelationships(ids: readonly string[]): Promise<Relatio
     .where(and(eq(relationships.tenantId, useTenantId()), inArray(relationships.id, [...ids])));
 }
 
-export interface RelationshipPage {
-  partyId: string;
-  rows: RelationshipRow[];
-  hasNextPage: boolean;
-}
-
 export function relationshipCursor(row: RelationshipRow): string {
   return encodeCursor([row.createdAt.toISOString(), row.id]);
 }
@@ -180,30 +174,29 @@ export function relationshipCursor(row: RelationshipRow): string {
  */
 export async function relationshipPages(
   partyIds: readonly string[],
-  options: { types?: RelationshipType[] | null; first: number; after?: string | null },
-): Promise<RelationshipPage[]> {
+  page: PageRequest & { types?: RelationshipType[] | null },
+): Promise<PartyRows<RelationshipRow>[]> {
   if (partyIds.length === 0) return [];
   const tenantId = useTenantId();
-  let afterKey = sql`true`;
-  if (options.after) {
-    const [createdAt, id] = decodeCursor(options.after, 2);
+  const { bound, direction } = descendingPage(page, sql`(r.created_at, r.id)`, (cursor) => {
+    const [createdAt, id] = decodeCursor(cursor, 2);
     if (typeof createdAt !== 'string' || typeof id !== 'string' || !isUuid(id) || Number.isNaN(Date.parse(createdAt))) {
       throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
     }
-    afterKey = sql`(r.created_at, r.id) < (${createdAt}::timestamptz, ${id}::uuid)`;
-  }
-  const typeFilter = options.types?.length ? sql`and r.type in ${sql`(${sql.join(options.types.map((t) => sql`${t}`), sql`, `)})`}` : sql``;
+    return sql`(${createdAt}::timestamptz, ${id}::uuid)`;
+  });
+  const typeFilter = page.types?.length ? sql`and r.type in ${sql`(${sql.join(page.types.map((t) => sql`${t}`), sql`, `)})`}` : sql``;
   const ids = sql`(${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})`;
   const { rows } = await useTransaction().execute<Record<string, unknown> & { owner: string; n: number }>(sql`
     select * from (
-      select e.owner, ${edgeColumns}, row_number() over (partition by e.owner order by r.created_at desc, r.id desc) as n
+      select e.owner, ${edgeColumns}, row_number() over (partition by e.owner order by r.created_at ${direction}, r.id ${direction}) as n
       from ${relationships} r
       cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)
-      where r.tenant_id = ${tenantId} and e.owner in ${ids} ${typeFilter} and ${afterKey}
+      where r.tenant_id = ${tenantId} and e.owner in ${ids} ${typeFilter} and ${bound}
     ) ranked
-    where n <= ${options.first + 1}
+    where n <= ${page.limit}
     order by owner, n`);
-  return pagesByParty(partyIds, options.first, rows.map((row) => [row.owner, toRelationshipRow(row)]));
+  return rowsByParty(partyIds, rows.map((row) => [row.owner, toRelationshipRow(row)]));
 }
 
 /** Edge counts for many parties at once (for `totalCount`), one statement. */

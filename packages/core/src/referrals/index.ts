@@ -1,2 +1,22 @@
 export * from './referrals.sql';
-export * from './referrals';
+export * from './codes';
+export {
+  findReferrals,
+  referralCounts,
+  referralCursor,
+  referralPages,
+  referrersOf,
+  type ReferralRow,
+} from './read';
+export {
+  countSuspiciousReferrals,
+  fraudSignalKinds,
+  listSuspiciousReferrals,
+  normaliseEmail,
+  normalisePhone,
+  type FraudSignalKind,
+} from './fraud';
+export { createReferral, hasReferrer, refereeHasOrders, type CreateReferralInput } from './create';
+export * from './lifecycle';
+export { maxTreeDepth, referralChain, referralTree, treeCursor, type ReferralTree, type ReferralTreeNode } from './graph';
+export * from './leaderboard';

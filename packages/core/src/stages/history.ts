@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm';
+import { actorColumns } from '../actor';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
-import { isUuid } from '../ids';
-import { decodeCursor, encodeCursor, pagesByParty } from '../pagination';
+import { isUuid, uuidv7 } from '../ids';
+import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
 import { forwardStages, stages, type Stage } from './enums';
-import type { StageTransitionRow } from './machine';
+import { stageTransitions } from './stage-transitions.sql';
+
+export type StageTransitionRow = typeof stageTransitions.$inferSelect;
 
 // Raw statements bypass drizzle's column mapping: columns as text in fixed formats.
 const transitionColumns = sql.raw(`t.tenant_id::text as tenant_id, t.id::text as id, t.party_id::text as party_id,
@@ -35,31 +38,36 @@ export function transitionCursor(row: StageTransitionRow): string {
 }
 
 /** Each party's history, newest first, one statement for a whole page of parties. */
-export async function stageHistoryPages(
-  partyIds: readonly string[],
-  options: { first: number; after?: string | null },
-): Promise<{ partyId: string; rows: StageTransitionRow[]; hasNextPage: boolean }[]> {
+export async function stageHistoryPages(partyIds: readonly string[], page: PageRequest): Promise<PartyRows<StageTransitionRow>[]> {
   if (partyIds.length === 0) return [];
-  let afterKey = sql`true`;
-  if (options.after) {
-    const [at, id] = decodeCursor(options.after, 2);
+  const { bound, direction } = descendingPage(page, sql`(t.at, t.id)`, (cursor) => {
+    const [at, id] = decodeCursor(cursor, 2);
     if (typeof at !== 'string' || typeof id !== 'string' || !isUuid(id) || Number.isNaN(Date.parse(at))) {
       throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
     }
-    afterKey = sql`(t.at, t.id) < (${at}::timestamptz, ${id}::uuid)`;
-  }
+    return sql`(${at}::timestamptz, ${id}::uuid)`;
+  });
   const { rows } = await useTransaction().execute<Record<string, unknown> & { n: number }>(sql`
     select * from (
-      select ${transitionColumns}, row_number() over (partition by t.party_id order by t.at desc, t.id desc) as n
+      select ${transitionColumns}, row_number() over (partition by t.party_id order by t.at ${direction}, t.id ${direction}) as n
       from stage_transitions t
       where t.tenant_id = ${useTenantId()}
         and t.party_id in (${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})
-        and ${afterKey}
+        and ${bound}
     ) ranked
-    where n <= ${options.first + 1}
+    where n <= ${page.limit}
     order by party_id, n`);
   const transitions = rows.map(toTransition);
-  return pagesByParty(partyIds, options.first, transitions.map((row) => [row.partyId, row]));
+  return rowsByParty(partyIds, transitions.map((row) => [row.partyId, row]));
+}
+
+/** The current tenant's transitions with these ids (unknown ids are left out). */
+export async function findStageTransitions(ids: readonly string[]): Promise<StageTransitionRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(sql`
+    select ${transitionColumns} from stage_transitions t
+    where t.tenant_id = ${useTenantId()} and t.id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
+  return rows.map(toTransition);
 }
 
 export async function stageHistoryCounts(partyIds: readonly string[]): Promise<Map<string, number>> {
@@ -167,8 +175,15 @@ export interface ChurnRow {
  * to CHURNED in [since, until), and the rate. STAGE is the stage held at `since`; SEGMENT and
  * TIER come from each party's latest loyalty snapshot on or before `since`.
  */
+/** A churn rate needs parties present at its start: without one, the last quarter is measured. */
+export const defaultChurnPeriodDays = 90;
+
 export async function churnRates(groupBy: ChurnGrouping, period: Period): Promise<ChurnRow[]> {
-  const { since, until } = periodBounds(period);
+  const end = period.until ?? new Date(Date.now() + 1000);
+  const { since, until } = periodBounds({
+    since: period.since ?? new Date(end.getTime() - defaultChurnPeriodDays * 86_400_000),
+    until: end,
+  });
   const tenantId = useTenantId();
   const group =
     groupBy === 'STAGE'
@@ -222,4 +237,22 @@ export async function stageCounts(): Promise<{ stage: Stage; count: number }[]> 
     where tenant_id = ${useTenantId()} and archived_at is null group by stage`);
   const counts = new Map(rows.map((row) => [row.stage, Number(row.n)]));
   return stages.map((stage) => ({ stage, count: counts.get(stage) ?? 0 }));
+}
+
+/** domain: a party's first history row records its starting stage (from = null). */
+export async function recordInitialStage(partyId: string, stage: Stage, at: Date): Promise<void> {
+  await useTransaction()
+    .insert(stageTransitions)
+    .values({
+      tenantId: useTenantId(),
+      id: uuidv7(at.getTime()),
+      partyId,
+      fromStage: null,
+      toStage: stage,
+      at,
+      ...actorColumns(),
+      reason: null,
+      secondsInPrevious: null,
+      automatic: false,
+    });
 }

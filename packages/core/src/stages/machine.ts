@@ -8,9 +8,8 @@ import { uuidv7 } from '../ids';
 import { parties } from '../network/parties.sql';
 import { requireParty, type PartyRow } from '../network/parties';
 import { forwardStages, stages, type ForwardStage, type Stage } from './enums';
+import type { StageTransitionRow } from './history';
 import { stageTransitions } from './stage-transitions.sql';
-
-export type StageTransitionRow = typeof stageTransitions.$inferSelect;
 
 export interface AllowedMove {
   to: Stage;

@@ -8,6 +8,7 @@ import { useTransaction, withTenant } from '../drizzle/transaction';
 
 /** A well-formed API key no tenant has (for tests of refusals). */
 export { generateApiKeySecret } from '../access/api-key-format';
+export { startWsProxy, type WsProxy } from './ws-proxy';
 
 /**
  * The database a test file works on: a fresh in-memory PGlite copied from the migrated template,

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, type DatabaseHandle } from '@guanxi/core';
-import { createTestDatabase, usingPostgres } from '@guanxi/core/test';
-// Not exported by @guanxi/core (a test utility, kept out of the package's surface).
-import { startWsProxy, type WsProxy } from '../../../core/src/drizzle/ws-proxy';
+import { createTestDatabase, startWsProxy, usingPostgres, type WsProxy } from '@guanxi/core/test';
 import type { HttpEventV2, SqsEvent } from './lambda';
 
 /**

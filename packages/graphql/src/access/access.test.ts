@@ -197,6 +197,26 @@ describe('JWT rejections are 401 UNAUTHENTICATED', () => {
     expect(response.data.viewer).toMatchObject({ kind: 'USER', actorId: 'u-7', role: 'VIEWER' });
     expect(response.data.viewer.tenant).not.toBeNull();
   });
+
+  test('viewer names its role and scopes with the Role and ApiScope enums', async () => {
+    const tenant = await api.newTenant();
+    const { createApiKey } = await tenant.query(
+      `mutation { createApiKey(input: { name: "reader", scopes: [NETWORK_READ, LOYALTY_READ] }) { secret } }`,
+    );
+    const asKey = await postGraphQL(api.server, '{ viewer { kind role scopes } }', {}, { authorization: `ApiKey ${createApiKey.secret}` });
+    expect(asKey.data.viewer).toEqual({ kind: 'API_KEY', role: null, scopes: ['NETWORK_READ', 'LOYALTY_READ'] });
+    const token = await idp.token({ tenant_id: tenant.tenantId, role: 'MEMBER' }, { subject: 'u-8' });
+    const asUser = await postGraphQL(api.server, '{ viewer { kind role scopes } }', {}, { authorization: `Bearer ${token}` });
+    expect(asUser.data.viewer).toEqual({ kind: 'USER', role: 'MEMBER', scopes: [] });
+
+    const { __type } = await tenant.query(`{ __type(name: "Viewer") { fields { name type { kind name ofType { kind ofType { kind ofType { name kind } } } } } } }`);
+    const field = (name: string) => __type.fields.find((f: any) => f.name === name).type;
+    expect(field('role')).toMatchObject({ kind: 'ENUM', name: 'Role' });
+    expect(field('scopes').ofType.ofType.ofType).toEqual({ kind: 'ENUM', name: 'ApiScope' });
+    const { role } = await tenant.query(`{ role: __type(name: "Role") { enumValues { name description } } }`);
+    expect(role.enumValues.map((v: any) => v.name)).toEqual(['ADMIN', 'MEMBER', 'VIEWER']);
+    expect(role.enumValues.every((v: any) => v.description.length > 0)).toBe(true);
+  });
 });
 
 describe('tenant settings', () => {

@@ -4,66 +4,91 @@ import { payloadType, runMutation } from '../errors';
 import { Tenant } from './tenant';
 
 const StagePolicyInput = builder.inputType('StagePolicyInput', {
+  description: 'The thresholds of the nightly stage policy; a setting left out keeps its current value.',
   fields: (t) => ({
-    loyalAfter: t.int({ description: 'Satisfying orders that make a party loyal, 2–5 (default 3).' }),
-    dormantAfterDays: t.int({ description: 'Days without an order or interaction before DORMANT (default 90).' }),
-    churnedAfterDays: t.int({ description: 'Days before CHURNED; more than dormantAfterDays (default 180).' }),
+    loyalAfter: t.int({
+      description: 'Satisfying orders (rated 4 or more, or unrated) that move a party to LOYALTY_GROWTH and make it loyal, 2–5 (default 3).',
+    }),
+    dormantAfterDays: t.int({ description: 'Days without an order or interaction before DORMANT, 1–3650 (default 90).' }),
+    churnedAfterDays: t.int({
+      description: 'Days without an order or interaction before CHURNED, 2–3650 and more than dormantAfterDays (default 180).',
+    }),
   }),
 });
 
 const ScoringWeightsInput = builder.inputType('ScoringWeightsInput', {
-  description: 'All six, each 0–1, summing to 1.',
+  description:
+    'The weight of each loyalty component in the score: all six, each 0–1, summing to exactly 1 (compared to the millionth; VALIDATION otherwise).',
   fields: (t) => ({
-    recency: t.float({ required: true }),
-    frequency: t.float({ required: true }),
-    monetary: t.float({ required: true }),
-    satisfaction: t.float({ required: true }),
-    referrals: t.float({ required: true }),
-    engagement: t.float({ required: true }),
+    recency: t.float({ required: true, description: 'Weight of the recency component, (r − 1) / 4 (default 0.25).' }),
+    frequency: t.float({ required: true, description: 'Weight of the frequency component, (f − 1) / 4 (default 0.25).' }),
+    monetary: t.float({ required: true, description: 'Weight of the monetary component, (m − 1) / 4 (default 0.20).' }),
+    satisfaction: t.float({ required: true, description: 'Weight of the mean order rating in the window (default 0.15).' }),
+    referrals: t.float({ required: true, description: 'Weight of converted referrals in the window, full at 3 (default 0.10).' }),
+    engagement: t.float({ required: true, description: 'Weight of interactions in the window, full at 12 (default 0.05).' }),
   }),
 });
 
 const TierThresholdsInput = builder.inputType('TierThresholdsInput', {
+  description:
+    'The lowest loyalty score (1–100) of each tier; platinum > gold > silver (VALIDATION otherwise). A score below silver is BRONZE.',
   fields: (t) => ({
-    platinum: t.int({ required: true }),
-    gold: t.int({ required: true }),
-    silver: t.int({ required: true }),
+    platinum: t.int({ required: true, description: 'Lowest score of PLATINUM (default 85).' }),
+    gold: t.int({ required: true, description: 'Lowest score of GOLD (default 70).' }),
+    silver: t.int({ required: true, description: 'Lowest score of SILVER (default 50).' }),
   }),
 });
 
 const ScoringSettingsInput = builder.inputType('ScoringSettingsInput', {
+  description: 'The loyalty scoring rules; a setting left out keeps its current value, weights and tiers are replaced as a whole.',
   fields: (t) => ({
-    windowDays: t.int(),
-    weights: t.field({ type: ScoringWeightsInput }),
-    tiers: t.field({ type: TierThresholdsInput }),
+    windowDays: t.int({
+      description: 'Days of orders and interactions that count, ending on the scoring date, 30–1095 (default 365); also the churn-risk fallback gap (half of it).',
+    }),
+    weights: t.field({ type: ScoringWeightsInput, description: 'The weights of the six components of the score.' }),
+    tiers: t.field({ type: TierThresholdsInput, description: 'The score thresholds of the tiers.' }),
   }),
 });
 
-const RewardKind = builder.enumType('RewardKind', { values: ['FIXED', 'PERCENT'] as const });
+const RewardKind = builder.enumType('RewardKind', {
+  description: 'How the cash-back reward of a converted referral is computed.',
+  values: {
+    FIXED: { description: "The same amount for every referral, in the tenant's currency." },
+    PERCENT: { description: "A percentage (0–100) of the referee's first order." },
+  } as const,
+});
 
 const ReferralRewardInput = builder.inputType('ReferralRewardInput', {
+  description: "The tenant's reward policy for converted referrals (default a fixed 20.00).",
   fields: (t) => ({
-    kind: t.field({ type: RewardKind, required: true }),
+    kind: t.field({ type: RewardKind, required: true, description: 'Fixed amount or percentage of the first order.' }),
     amount: t.field({ type: 'Decimal', required: true, description: 'Money (FIXED) or a percentage of the first order (PERCENT).' }),
   }),
 });
 
 const ReferralSettingsInput = builder.inputType('ReferralSettingsInput', {
+  description: 'The referral rules; a setting left out keeps its current value.',
   fields: (t) => ({
-    reward: t.field({ type: ReferralRewardInput }),
-    autoReward: t.boolean(),
-    maxReferralsPerHour: t.int(),
-    minMinutesToConvert: t.int({ description: '0 turns the fast-conversion signal off.' }),
+    reward: t.field({ type: ReferralRewardInput, description: 'The reward paid for each converted referral.' }),
+    autoReward: t.boolean({
+      description: 'Whether conversions without any fraud signal are rewarded at once (default true); flagged ones always wait for rewardReferral or rejectReferral.',
+    }),
+    maxReferralsPerHour: t.int({
+      description: 'Referrals one referrer may make in an hour before further ones carry a VELOCITY fraud signal, 1–10000 (default 5).',
+    }),
+    minMinutesToConvert: t.int({
+      description: 'A conversion sooner than this many minutes after the referral carries a FAST_CONVERSION signal, 0–100000 (default 2); 0 turns the signal off.',
+    }),
   }),
 });
 
 const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput', {
   description: 'Only the given settings change. A change to stage policy or scoring bumps the rule version.',
   fields: (t) => ({
-    stagePolicy: t.field({ type: StagePolicyInput }),
-    scoring: t.field({ type: ScoringSettingsInput }),
-    referrals: t.field({ type: ReferralSettingsInput }),
-    followUpDays: t.int({ description: 'A party not contacted for this long is due a follow-up (default 30).' }),
+    stagePolicy: t.field({ type: StagePolicyInput, description: 'Thresholds of the automatic stage moves.' }),
+    scoring: t.field({ type: ScoringSettingsInput, description: 'Window, weights and tiers of the loyalty score.' }),
+    referrals: t.field({ type: ReferralSettingsInput, description: 'Reward policy and fraud thresholds of referrals.' }),
+    followUpDays: t.int({ description: 'Days without contact after which a party is due a follow-up, 1–365 (default 30).' }),
     webhookDeliveryRetentionDays: t.int({
       description: 'Days a delivered or failed webhook delivery is kept, 1–3650 (default 30); pending ones are never removed.',
     }),
@@ -73,9 +98,18 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
   }),
 });
 
-const UpdateTenantSettingsPayload = payloadType<{ tenant: TenantRow }>('UpdateTenantSettingsPayload', (t) => ({
-  tenant: t.field({ type: Tenant, nullable: true, resolve: (p) => p.tenant ?? null }),
-}));
+const UpdateTenantSettingsPayload = payloadType<{ tenant: TenantRow }>(
+  'UpdateTenantSettingsPayload',
+  (t) => ({
+    tenant: t.field({
+      type: Tenant,
+      nullable: true,
+      description: 'The tenant with its new settings and rule version.',
+      resolve: (p) => p.tenant ?? null,
+    }),
+  }),
+  'The tenant after the change, or why the settings were refused.',
+);
 
 function defined<T extends object>(value: T | null | undefined): { [K in keyof T]: Exclude<T[K], null> } | undefined {
   if (!value) return undefined;
@@ -86,7 +120,9 @@ builder.mutationField('updateTenantSettings', (t) =>
   t.field({
     type: UpdateTenantSettingsPayload,
     authScopes: { admin: true },
-    args: { input: t.arg({ type: UpdateTenantSettingsInput, required: true }) },
+    description:
+      "Changes some of the tenant's settings (ADMIN only), checked as a whole: a value out of its range, churnedAfterDays not above dormantAfterDays, weights not summing to 1, tiers out of order or a percentage reward over 100 is a VALIDATION user error and changes nothing.",
+    args: { input: t.arg({ type: UpdateTenantSettingsInput, required: true, description: 'The settings to change.' }) },
     resolve: (_root, { input }) =>
       runMutation(async () => ({
         tenant: await updateTenantSettings({

@@ -811,7 +811,7 @@ describe('runs: idempotence, interruption, the lock, failures', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const snapshotFields = `asOf recencyDays frequency monetary r f m segment score tier churnRisk loyal ruleVersion
+const snapshotFields = `asOf recencyDays frequency monetary { amount currency } r f m segment score tier churnRisk loyal ruleVersion
   satisfactionMean satisfyingOrders convertedReferrals interactions typicalGapDays
   components { recency frequency monetary satisfaction referrals engagement }`;
 
@@ -882,12 +882,12 @@ describe('GraphQL: runScoring, Party.loyalty, analytics, scoringRuns', () => {
       asOf: D,
       recencyDays: e.recencyDays,
       frequency: e.frequency,
-      monetary: row!.monetary,
+      monetary: { amount: row!.monetary, currency: 'CNY' },
       r: 5,
       f: 5,
       m: 5,
       segment: 'IMPORTANT_VALUE',
-      score: '85.0',
+      score: 85,
       tier: 'PLATINUM',
       churnRisk: Number(row!.churn_risk),
       loyal: true,
@@ -907,15 +907,23 @@ describe('GraphQL: runScoring, Party.loyalty, analytics, scoringRuns', () => {
 
     const history = nodes[0].loyaltyHistory;
     expect(history.totalCount).toBe(2);
-    expect(history.edges.map((edge: any) => edge.node)).toEqual([{ asOf: D, score: e.score }]);
+    // score is a number with one decimal, like churnRisk a Float: the stored numeric(4, 1), exactly.
+    expect(history.edges.map((edge: any) => edge.node)).toEqual([{ asOf: D, score: Number(e.score) }]);
+    const scores = [...second.values()].map((x) => Number(x.score));
+    expect(scores.some((x) => !Number.isInteger(x))).toBe(true);
+    const { atRiskParties } = await tenant.query(`{ atRiskParties(first: 100) { partyId score } }`);
+    for (const snapshot of atRiskParties) {
+      expect(typeof snapshot.score).toBe('number');
+      expect(snapshot.score.toFixed(1)).toBe(second.get(Buffer.from(snapshot.partyId, 'base64').toString().slice('Party:'.length))!.score);
+    }
     expect(history.pageInfo.hasNextPage).toBe(true);
     const next = await tenant.query(query, { ids: [globalId(heavy)], after: history.pageInfo.endCursor });
-    expect(next.nodes[0].loyaltyHistory.edges.map((edge: any) => edge.node)).toEqual([{ asOf: D1, score: first.get(heavy)!.score }]);
+    expect(next.nodes[0].loyaltyHistory.edges.map((edge: any) => edge.node)).toEqual([{ asOf: D1, score: Number(first.get(heavy)!.score) }]);
     expect(next.nodes[0].loyaltyHistory.pageInfo.hasNextPage).toBe(false);
   });
 
   test('segmentDistribution: all 8 segments with count, share and monetary, for a day or the latest', async () => {
-    const query = `query ($asOf: Date) { segmentDistribution(asOf: $asOf) { segment count share monetary } }`;
+    const query = `query ($asOf: Date) { segmentDistribution(asOf: $asOf) { segment count share monetary { amount currency } } }`;
     for (const [asOf, expected] of [[D1, first], [null, second]] as const) {
       const { segmentDistribution } = await tenant.query(query, { asOf });
       const all = [...expected.values()];
@@ -924,7 +932,8 @@ describe('GraphQL: runScoring, Party.loyalty, analytics, scoringRuns', () => {
         const members = all.filter((e) => e.segment === row.segment);
         expect(row.count).toBe(members.length);
         expect(row.share).toBeCloseTo(members.length / all.length, 12);
-        expect(Q.dec(row.monetary).cmp(members.reduce((s, e) => s.add(e.monetary), new Q(0)))).toBe(0);
+        expect(row.monetary.currency).toBe('CNY');
+        expect(Q.dec(row.monetary.amount).cmp(members.reduce((s, e) => s.add(e.monetary), new Q(0)))).toBe(0);
       }
       expect(segmentDistribution.some((row: any) => row.count === 0)).toBe(true);
     }
@@ -934,7 +943,7 @@ describe('GraphQL: runScoring, Party.loyalty, analytics, scoringRuns', () => {
     const empty = await api.newTenant();
     const none = await empty.query(query);
     expect(none.segmentDistribution).toHaveLength(8);
-    expect(none.segmentDistribution.every((row: any) => row.count === 0 && row.share === 0 && row.monetary === '0')).toBe(true);
+    expect(none.segmentDistribution.every((row: any) => row.count === 0 && row.share === 0 && row.monetary.amount === '0')).toBe(true);
   });
 
   test('segmentMigration: the 8 × 8 matrix of parties scored on both days', async () => {

@@ -1,14 +1,17 @@
 import {
+  findSnapshots,
   latestSnapshots,
   snapshotCounts,
   snapshotCursor,
   snapshotHistoryPages,
+  snapshotKey,
   type LoyaltySnapshotRow,
 } from '@guanxi/core/loyalty';
 import type { PartyRow } from '@guanxi/core/network';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
-import { defaultPageSize, partyPages, perPartyConnection } from '../connections';
+import { partyConnections } from '../connections';
+import { Money, tenantMoney } from '../money';
 import { Party, SegmentEnum, TierEnum } from '../network/party';
 
 const LoyaltyComponents = builder.objectRef<LoyaltySnapshotRow>('LoyaltyComponents').implement({
@@ -27,11 +30,20 @@ const LoyaltyComponents = builder.objectRef<LoyaltySnapshotRow>('LoyaltyComponen
   }),
 });
 
-export const LoyaltySnapshot = builder.objectRef<LoyaltySnapshotRow>('LoyaltySnapshot').implement({
+export const LoyaltySnapshot = builder.loadableNode('LoyaltySnapshot', {
   description:
     "A party's loyalty score as of a day (客户忠诚度): every input, component and output, and the rule version that produced them.",
+  // domain: one snapshot per party and day; that pair is its key (the table has no surrogate id).
+  id: {
+    description: 'Global id of the party and the day: rescoring the day replaces the snapshot under the same id.',
+    resolve: (snapshot: LoyaltySnapshotRow) => snapshotKey(snapshot),
+  },
+  load: (keys: string[]) => findSnapshots(keys),
+  sort: (snapshot) => snapshotKey(snapshot),
+  // The same right as Party.loyalty and Party.loyaltyHistory.
+  authScopes: { loyaltyRead: true },
   fields: (t) => ({
-    party: t.field({ type: Party, resolve: (s) => s.partyId }),
+    party: t.field({ type: Party, description: 'The party scored (reading it needs the network read right).', resolve: (s) => s.partyId }),
     partyId: t.id({
       description: "The party's id (the same as party.id), readable with the loyalty scope alone.",
       resolve: (s) => encodeGlobalID('Party', s.partyId),
@@ -39,7 +51,11 @@ export const LoyaltySnapshot = builder.objectRef<LoyaltySnapshotRow>('LoyaltySna
     asOf: t.field({ type: 'Date', description: 'The day D this snapshot scores.', resolve: (s) => s.asOf }),
     recencyDays: t.exposeInt('recencyDays', { description: 'D − date of the last order on or before D.' }),
     frequency: t.exposeInt('frequency', { description: 'Orders in the window.' }),
-    monetary: t.field({ type: 'Decimal', description: 'Sum of the amounts of the orders in the window.', resolve: (s) => s.monetary }),
+    monetary: t.field({
+      type: Money,
+      description: "Sum of the amounts of the party's orders in the window, in the tenant's currency.",
+      resolve: (s, _args, context) => tenantMoney(context, s.monetary),
+    }),
     satisfactionMean: t.float({
       nullable: true,
       description: 'Mean rating of the rated orders in the window; null when none is rated.',
@@ -55,22 +71,27 @@ export const LoyaltySnapshot = builder.objectRef<LoyaltySnapshotRow>('LoyaltySna
     r: t.exposeInt('r', { description: 'Recency quintile, 1–5 (5: the most recent buyers).' }),
     f: t.exposeInt('f', { description: 'Frequency quintile, 1–5.' }),
     m: t.exposeInt('m', { description: 'Monetary quintile, 1–5.' }),
-    segment: t.field({ type: SegmentEnum, resolve: (s) => s.segment }),
-    score: t.field({ type: 'Decimal', description: '0–100, one decimal.', resolve: (s) => s.score }),
-    tier: t.field({ type: TierEnum, resolve: (s) => s.tier }),
+    segment: t.field({
+      type: SegmentEnum,
+      description: "The RFM segment: recency, frequency and monetary each compared with the day's mean over the scored parties.",
+      resolve: (s) => s.segment,
+    }),
+    score: t.float({
+      description: 'The loyalty score, 0–100 with one decimal (e.g. 72.5): 100 × the weighted sum of the components, rounded half away from zero.',
+      resolve: (s) => Number(s.score),
+    }),
+    tier: t.field({ type: TierEnum, description: "The tier the score falls in, by the tenant's thresholds.", resolve: (s) => s.tier }),
     churnRisk: t.float({ description: '1 − exp(−recencyDays / (2 · typicalGapDays)), in [0, 1].', resolve: (s) => Number(s.churnRisk) }),
     loyal: t.exposeBoolean('loyal', { description: 'Satisfying orders in the window ≥ loyalAfter.' }),
-    components: t.field({ type: LoyaltyComponents, resolve: (s) => s }),
+    components: t.field({ type: LoyaltyComponents, description: 'The six weighted parts the score is made of.', resolve: (s) => s }),
     ruleVersion: t.exposeInt('ruleVersion', { description: "The tenant's rule version that produced this snapshot." }),
   }),
 });
 
-const LoyaltyHistoryConnection = perPartyConnection('LoyaltyHistoryConnection', {
-  node: LoyaltySnapshot,
-  cursor: snapshotCursor,
-  countDescription: 'Snapshots of this party, all pages.',
-  count: snapshotCounts,
-});
+const LoyaltyHistoryConnection = builder.connectionObject(
+  { type: LoyaltySnapshot, name: 'LoyaltyHistoryConnection', description: "A page of a party's loyalty snapshots, newest day first." },
+  { description: 'One loyalty snapshot and its cursor.' },
+);
 
 builder.objectFields(Party, (t) => ({
   loyalty: t.loadable({
@@ -91,9 +112,13 @@ builder.objectFields(Party, (t) => ({
     authScopes: { loyaltyRead: true },
     description: "The party's loyalty snapshots, newest day first.",
     byPath: true,
-    args: { first: t.arg.int({ defaultValue: defaultPageSize }), after: t.arg.string() },
-    // One statement for every party of the page (the loader batches by field path and arguments).
-    load: (partyIds: string[], _context, args) => partyPages(args, (page) => snapshotHistoryPages(partyIds, page)),
+    args: t.arg.connectionArgs(),
+    load: (partyIds: string[], _context, args) =>
+      partyConnections(partyIds, args, {
+        cursor: snapshotCursor,
+        fetch: (page) => snapshotHistoryPages(partyIds, page),
+        count: () => snapshotCounts(partyIds),
+      }),
     resolve: (party: PartyRow) => party.id,
   }),
 }));

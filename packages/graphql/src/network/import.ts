@@ -12,7 +12,12 @@ import { Party, PartyKindEnum } from './party';
 
 const ImportStatusEnum = builder.enumType('ImportStatus', {
   description: 'What importParties did with one row.',
-  values: importStatuses,
+  values: {
+    CREATED: { description: 'No party had the externalId: a new one was created (at INITIAL_CONTACT).' },
+    UPDATED: { description: 'The party with the externalId was changed to match the row.' },
+    UNCHANGED: { description: 'The party with the externalId already matched the row: nothing was written.' },
+    ERROR: { description: "The row was refused (see the result's userErrors) and nothing of it was applied." },
+  } satisfies Record<(typeof importStatuses)[number], { description: string }>,
 });
 
 /**
@@ -27,14 +32,14 @@ const ImportPartyRowInput = builder.inputRef<ImportPartyRow>('ImportPartyRow').i
     externalId: t.string({ description: 'Required on every row: the key the import upserts by (unique in the tenant).' }),
     kind: t.field({ type: PartyKindEnum, description: 'Required to create a party; absent keeps the kind of an existing one.' }),
     displayName: t.string({ description: 'Required to create a party.' }),
-    email: t.string(),
+    email: t.string({ description: 'A valid address, at most 254 characters.' }),
     phone: t.string({ description: 'E.164, e.g. +8613800138000.' }),
-    company: t.string(),
-    tags: t.stringList({ description: 'At most 20 tags of at most 40 characters.' }),
-    decisionStyle: t.string(),
-    birthday: t.field({ type: 'Date' }),
-    notes: t.string(),
-    ownerId: t.string({ description: 'The user who looks after this party.' }),
+    company: t.string({ description: 'At most 200 characters.' }),
+    tags: t.stringList({ description: 'At most 20 tags of at most 40 characters; they replace the stored tags.' }),
+    decisionStyle: t.string({ description: 'How the party tends to decide, at most 100 characters.' }),
+    birthday: t.field({ type: 'Date', description: 'Not in the future.' }),
+    notes: t.string({ description: 'At most 10,000 characters.' }),
+    ownerId: t.string({ description: 'The user who looks after this party (their user id, the JWT subject), at most 200 characters.' }),
     archived: t.boolean({
       description: 'true archives, false restores an archived party; absent or null leaves it as it is.',
     }),
@@ -42,6 +47,7 @@ const ImportPartyRowInput = builder.inputRef<ImportPartyRow>('ImportPartyRow').i
 });
 
 const ImportPartiesInput = builder.inputType('ImportPartiesInput', {
+  description: 'The rows of one importParties call.',
   fields: (t) => ({
     rows: t.field({
       type: [ImportPartyRowInput],
@@ -55,17 +61,21 @@ const ImportPartyResult = builder.objectRef<ImportRowResult>('ImportPartyResult'
   description: 'The outcome of one row, in the order of the input rows.',
   fields: (t) => ({
     index: t.exposeInt('index', { description: 'Position of the row in input.rows, from 0.' }),
-    externalId: t.exposeString('externalId', { nullable: true }),
-    status: t.field({ type: ImportStatusEnum, resolve: (r) => r.status }),
+    externalId: t.exposeString('externalId', {
+      nullable: true,
+      description: "The row's externalId, trimmed; null when the row had none (then its status is ERROR).",
+    }),
+    status: t.field({ type: ImportStatusEnum, description: 'What the import did with the row.', resolve: (r) => r.status }),
     party: t.field({
       type: Party,
       nullable: true,
-      description: 'The party after the import; null for an ERROR row.',
+      description: 'The party as it is after the import (also for UNCHANGED); null for an ERROR row.',
       resolve: (r) => r.party,
     }),
     userErrors: t.field({
       type: [UserErrorType],
-      description: 'Why the row was refused. Each field is the full input path, e.g. ["input", "rows", "2", "email"].',
+      description:
+        'Why the row was refused (VALIDATION, or CONFLICT for an externalId repeated in the call or held by a merged or erased party); empty unless the status is ERROR. Each field is the full input path, e.g. ["input", "rows", "2", "email"].',
       // Core names fields relative to the row; the caller sees the path from the mutation's input.
       resolve: (r) =>
         r.userErrors.map((error) => ({
@@ -76,21 +86,32 @@ const ImportPartyResult = builder.objectRef<ImportRowResult>('ImportPartyResult'
   }),
 });
 
-const ImportPartiesPayload = payloadType<ImportResult>('ImportPartiesPayload', (t) => ({
-  results: t.field({ type: [ImportPartyResult], nullable: true, resolve: (p) => p.results ?? null }),
-  created: t.int({ nullable: true, resolve: (p) => p.created ?? null }),
-  updated: t.int({ nullable: true, resolve: (p) => p.updated ?? null }),
-  unchanged: t.int({ nullable: true, resolve: (p) => p.unchanged ?? null }),
-  failed: t.int({ nullable: true, resolve: (p) => p.failed ?? null }),
-}));
+const ImportPartiesPayload = payloadType<ImportResult>(
+  'ImportPartiesPayload',
+  (t) => ({
+    results: t.field({
+      type: [ImportPartyResult],
+      nullable: true,
+      description: 'One result per input row, in input order; null when the call was refused as a whole.',
+      resolve: (p) => p.results ?? null,
+    }),
+    created: t.int({ nullable: true, description: 'How many rows created a party.', resolve: (p) => p.created ?? null }),
+    updated: t.int({ nullable: true, description: 'How many rows changed an existing party.', resolve: (p) => p.updated ?? null }),
+    unchanged: t.int({ nullable: true, description: 'How many rows matched their party already.', resolve: (p) => p.unchanged ?? null }),
+    failed: t.int({ nullable: true, description: 'How many rows were refused (status ERROR).', resolve: (p) => p.failed ?? null }),
+  }),
+  'What importParties did: a result per row and the counts by status (all null when the call was refused as a whole).',
+);
 
 builder.mutationField('importParties', (t) =>
   t.field({
     type: ImportPartiesPayload,
     authScopes: { networkWrite: true },
     description:
-      'Upserts parties by externalId. The one mutation whose user errors do not undo everything: invalid rows are reported in `results` (status ERROR) and every valid row is applied. Top-level userErrors (e.g. too many rows) mean nothing was applied.',
-    args: { input: t.arg({ type: ImportPartiesInput, required: true }) },
+      `Upserts parties by externalId. The one mutation whose user errors do not undo everything: invalid rows are reported in \`results\` (status ERROR) and every valid row is applied. Top-level userErrors (VALIDATION for more than ${maxImportRows} rows) mean nothing was applied. Needs network:write (MEMBER or ADMIN role, or the NETWORK_WRITE scope).`,
+    args: {
+      input: t.arg({ type: ImportPartiesInput, required: true, description: `Up to ${maxImportRows} rows, each upserted by its externalId.` }),
+    },
     resolve: (_root, { input }) => runMutation(() => importParties(input.rows)),
   }),
 );

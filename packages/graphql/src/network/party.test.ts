@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { listTenants } from '@guanxi/core/access';
 import { createTestApi, postGraphQL, type TestApi } from '../../test/helpers';
 
 let api: TestApi;
@@ -199,13 +200,20 @@ describe('tenants and credentials', () => {
       name: 'Acme 茶业',
     });
 
-    const invalid = await postGraphQL(api.server, createTenant, { input: { name: ' ', currency: 'euro' } }, {
+    const tenantsBefore = (await listTenants(api.handle.db)).length;
+    const invalid = await postGraphQL(api.server, createTenant, { input: { name: ' ', currency: 'EUR' } }, {
       authorization: 'Operator test-operator-key-not-a-secret',
     });
-    expect(invalid.data.createTenant.userErrors.map((e: any) => e.field.join('.')).sort()).toEqual([
-      'input.currency',
-      'input.name',
-    ]);
+    expect(invalid.data.createTenant.userErrors.map((e: any) => e.field.join('.'))).toEqual(['input.name']);
+    // A currency is a Currency enum value: anything else is refused before the mutation runs.
+    for (const currency of ['euro', 'XYZ']) {
+      const refused = await postGraphQL(api.server, createTenant, { input: { name: 'Y', currency } }, {
+        authorization: 'Operator test-operator-key-not-a-secret',
+      });
+      expect(refused.data, currency).toBeUndefined();
+      expect(refused.errors?.[0]?.extensions?.code, currency).toBe('BAD_USER_INPUT');
+    }
+    expect(await listTenants(api.handle.db)).toHaveLength(tenantsBefore);
   });
 });
 

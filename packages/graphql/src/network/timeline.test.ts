@@ -34,7 +34,7 @@ async function party(tenant: TenantClient, kind: string, displayName = kind, ext
 
 const recordOrder = `mutation ($input: RecordOrderInput!) {
   recordOrder(input: $input) {
-    order { id amount currency placedAt satisfaction externalId createdAt party { id kind } }
+    order { id amount { amount currency } placedAt satisfaction externalId createdAt party { id kind } }
     userErrors { code field message }
   }
 }`;
@@ -99,8 +99,7 @@ describe('recordOrder', () => {
     const payload = await order(tenant, { partyId: customer, amount: '1234567890.12', satisfaction: 5, externalId: 'pos-1' });
     expect(payload.userErrors).toEqual([]);
     expect(payload.order).toMatchObject({
-      amount: '1234567890.12',
-      currency: 'CNY',
+      amount: { amount: '1234567890.12', currency: 'CNY' },
       satisfaction: 5,
       externalId: 'pos-1',
       party: { id: customer, kind: 'CUSTOMER' },
@@ -111,9 +110,9 @@ describe('recordOrder', () => {
 
     // Stored exactly as given: numeric, not a float; trailing zeros kept.
     const zeros = await order(tenant, { partyId: customer, amount: '0.10', currency: 'CNY' });
-    expect(zeros.order.amount).toBe('0.10');
+    expect(zeros.order.amount).toEqual({ amount: '0.10', currency: 'CNY' });
     const free = await order(tenant, { partyId: customer, amount: '0' });
-    expect(free.order.amount).toBe('0');
+    expect(free.order.amount.amount).toBe('0');
     const rows = await tenantRows<{ amount: string }>(api.handle, tenant.tenantId, `select amount::text as amount from orders order by amount`);
     expect(rows.map((r) => r.amount)).toEqual(['0', '0.10', '1234567890.12']);
 
@@ -125,8 +124,10 @@ describe('recordOrder', () => {
     expect(audit).toHaveLength(3);
     expect(audit[0]).toMatchObject({ entity_ids: [raw(payload.order.id), raw(customer)], actor_kind: 'API_KEY' });
 
-    const read = await tenant.query(`query ($id: ID!) { node(id: $id) { id ... on Order { amount party { id } } } }`, { id: payload.order.id });
-    expect(read.node).toEqual({ id: payload.order.id, amount: '1234567890.12', party: { id: customer } });
+    const read = await tenant.query(`query ($id: ID!) { node(id: $id) { id ... on Order { amount { amount currency } party { id } } } }`, {
+      id: payload.order.id,
+    });
+    expect(read.node).toEqual({ id: payload.order.id, amount: { amount: '1234567890.12', currency: 'CNY' }, party: { id: customer } });
     expect(Buffer.from(payload.order.id, 'base64').toString()).toMatch(/^Order:/);
   });
 
@@ -163,6 +164,14 @@ describe('recordOrder', () => {
       const got = payload.userErrors.map((e: any) => ({ code: e.code, field: e.field.join('.') }));
       expect(got.sort((a: any, b: any) => a.field.localeCompare(b.field)), JSON.stringify(input)).toEqual(expected);
       expect(payload.userErrors.every((e: any) => e.message.length > 0)).toBe(true);
+    }
+    expect(await snapshot(tenant.tenantId)).toEqual(before);
+
+    // A currency that is no ISO 4217 code guanxi knows is not a Currency: refused before running.
+    for (const currency of ['XYZ', 'cny', 'EURO', '']) {
+      const refused = await tenant.request(recordOrder, { input: { partyId: prospect, amount: '1', currency } });
+      expect(refused.data, currency).toBeUndefined();
+      expect(refused.errors?.[0]?.extensions?.code, currency).toBe('BAD_USER_INPUT');
     }
     expect(await snapshot(tenant.tenantId)).toEqual(before);
 
@@ -261,12 +270,12 @@ describe('recordOrder', () => {
     ]);
     expect(await snapshot(jpy.tenantId)).toEqual(before);
     const yen = await order(jpy, { partyId: jpyParty, amount: '1500', currency: 'JPY' });
-    expect(yen.order).toMatchObject({ amount: '1500', currency: 'JPY' });
-    expect((await order(jpy, { partyId: jpyParty, amount: '2000' })).order.currency).toBe('JPY');
+    expect(yen.order).toMatchObject({ amount: { amount: '1500', currency: 'JPY' } });
+    expect((await order(jpy, { partyId: jpyParty, amount: '2000' })).order.amount.currency).toBe('JPY');
 
     const kwd = await tenantIn('KWD');
     const kwdParty = await party(kwd, 'CUSTOMER');
-    expect((await order(kwd, { partyId: kwdParty, amount: '1.234' })).order.amount).toBe('1.234');
+    expect((await order(kwd, { partyId: kwdParty, amount: '1.234' })).order.amount).toEqual({ amount: '1.234', currency: 'KWD' });
     expect((await order(kwd, { partyId: kwdParty, amount: '1.2345' })).userErrors[0]).toMatchObject({ code: 'VALIDATION', field: ['input', 'amount'] });
   });
 });
@@ -406,7 +415,7 @@ describe('Party.orders and Party.interactions', () => {
     }
     const page = `query ($first: Int) {
       parties(first: $first) { edges { node { id
-        orders(first: 2) { totalCount edges { node { amount party { displayName } } } }
+        orders(first: 2) { totalCount edges { node { amount { amount } party { displayName } } } }
         interactions(first: 2) { totalCount edges { node { kind } } }
       } } }
     }`;
@@ -422,7 +431,7 @@ describe('Party.orders and Party.interactions', () => {
     large.parties.edges.forEach((edge: any, i: number) => {
       const n = (i % 3) + 1;
       expect(edge.node.orders.totalCount).toBe(n);
-      expect(edge.node.orders.edges.map((e: any) => e.node.amount)).toEqual(
+      expect(edge.node.orders.edges.map((e: any) => e.node.amount.amount)).toEqual(
         Array.from({ length: n }, (_, k) => `${i}.${n - 1 - k}`).slice(0, 2),
       );
       expect(edge.node.orders.edges.every((e: any) => e.node.party.displayName === `P${String(i).padStart(2, '0')}`)).toBe(true);

@@ -14,6 +14,7 @@ import {
   referralStats,
   referralStatuses,
   referralTree,
+  treeCursor,
   referrersOf,
   referrerRankings,
   rejectReferral,
@@ -23,76 +24,107 @@ import {
   type ReferralRow,
   type ReferralStats,
   type ReferralTree,
+  type ReferralTreeNode,
   type TopReferrer,
 } from '@guanxi/core/referrals';
 import { builder } from '../builder';
-import { defaultPageSize, keysetConnection, partyPages, perPartyConnection } from '../connections';
+import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
-import { Order } from '../network/order';
+import { Money, tenantMoney } from '../money';
+import { Order, RecordOrderPayload } from '../network/order';
 import { Party } from '../network/party';
 
 export const ReferralStatusEnum = builder.enumType('ReferralStatus', {
   description: 'PENDING → CONVERTED → REWARDED, or REJECTED with a reason.',
-  values: referralStatuses,
+  values: {
+    PENDING: { description: 'Made; the referee has not yet placed an order since.' },
+    CONVERTED: {
+      description:
+        "The referee placed a first order at or after the referral was made (or convertReferral was called); waiting for its reward when it carries a fraud signal or autoReward is off.",
+    },
+    REWARDED: { description: "The referrer's cash-back has been paid (rewardedAt); final." },
+    REJECTED: { description: 'Turned down with a reason by rejectReferral; final, and never rewarded.' },
+  } satisfies Record<(typeof referralStatuses)[number], { description: string }>,
 });
 
 export const FraudSignalKindEnum = builder.enumType('FraudSignalKind', {
   description:
     'SAME_CONTACT: same email or phone as the referrer after normalisation; VELOCITY: the referrer made more than maxReferralsPerHour referrals in the hour; FAST_CONVERSION: converted sooner than minMinutesToConvert; RING: referrer and referee already tied within 2 hops by other REFERRED edges.',
-  values: fraudSignalKinds,
+  values: {
+    SAME_CONTACT: {
+      description:
+        "The referee's email or phone equals the referrer's after normalisation (case ignored; dots and a +tag in the email's local part ignored).",
+    },
+    VELOCITY: { description: "The referrer made more than the tenant's maxReferralsPerHour referrals (default 5) within an hour." },
+    FAST_CONVERSION: {
+      description: "The conversion came less than the tenant's minMinutesToConvert (default 2) after the referral was made.",
+    },
+    RING: { description: 'Referrer and referee were already connected within 2 hops through the REFERRED edges of other referrals.' },
+  } satisfies Record<(typeof fraudSignalKinds)[number], { description: string }>,
 });
 
 const FraudSignalType = builder.objectRef<FraudSignal>('FraudSignal').implement({
   description: 'Why a referral is held for review instead of being rewarded automatically.',
   fields: (t) => ({
-    kind: t.field({ type: FraudSignalKindEnum, resolve: (s) => s.kind }),
+    kind: t.field({ type: FraudSignalKindEnum, description: 'Which check fired.', resolve: (s) => s.kind }),
     evidence: t.field({ type: 'JSON', description: 'What was found, as recorded when the signal fired.', resolve: (s) => s.evidence }),
   }),
 });
 
-const ReferralReward = builder.objectRef<{ amount: string; currency: string }>('ReferralReward').implement({
-  description: 'The cash-back paid for a referral, in the tenant currency.',
-  fields: (t) => ({
-    amount: t.field({ type: 'Decimal', resolve: (r) => r.amount }),
-    currency: t.exposeString('currency'),
-  }),
-});
-
 export const Referral = builder.loadableNode('Referral', {
-  description: '转介绍: the referrer brought the referee.',
+  description:
+    '转介绍: the referrer brought the referee, a new customer. A referee has at most one referrer and the referral graph has no cycles; each referral also makes a REFERRED edge in the network.',
   id: { resolve: (row: ReferralRow) => row.id },
   load: (ids: string[]) => findReferrals(ids),
   sort: (row) => row.id,
   authScopes: { referralsRead: true },
   fields: (t) => ({
-    referrer: t.field({ type: Party, resolve: (r) => r.referrerId }),
-    referee: t.field({ type: Party, resolve: (r) => r.refereeId }),
+    referrer: t.field({ type: Party, description: 'The party who referred (and is rewarded).', resolve: (r) => r.referrerId }),
+    referee: t.field({ type: Party, description: 'The new customer who was referred.', resolve: (r) => r.refereeId }),
     code: t.exposeString('code', { nullable: true, description: 'The referral code used, when the referral was made with one.' }),
-    channel: t.exposeString('channel', { nullable: true }),
-    status: t.field({ type: ReferralStatusEnum, resolve: (r) => r.status }),
+    channel: t.exposeString('channel', { nullable: true, description: 'Where the referral came from, as given to createReferral (e.g. WECHAT); null when not given.' }),
+    status: t.field({ type: ReferralStatusEnum, description: 'Where the referral is in its lifecycle.', resolve: (r) => r.status }),
     reward: t.field({
-      type: ReferralReward,
+      type: Money,
       nullable: true,
+      description:
+        "The cash-back paid to the referrer, FIXED or a PERCENT of the converting order under the tenant's reward policy (rounded to the currency's minor units); null until REWARDED.",
       resolve: (r) => (r.rewardAmount !== null && r.rewardCurrency !== null ? { amount: r.rewardAmount, currency: r.rewardCurrency } : null),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When the referral was made; the periods of the referral metrics count by it.', resolve: (r) => r.createdAt }),
     convertedAt: t.field({ type: 'DateTime', nullable: true, description: "The converting order's placedAt.", resolve: (r) => r.convertedAt }),
-    convertingOrder: t.field({ type: Order, nullable: true, resolve: (r) => r.convertingOrderId }),
-    rewardedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.rewardedAt }),
-    rejectedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.rejectedAt }),
-    rejectedReason: t.exposeString('rejectedReason', { nullable: true }),
-    fraudSignals: t.field({ type: [FraudSignalType], resolve: (r) => r.fraudSignals }),
+    convertingOrder: t.field({
+      type: Order,
+      nullable: true,
+      description: "The referee's first order at or after the referral was made, which converted it; null before conversion, or for a manual conversion without such an order.",
+      resolve: (r) => r.convertingOrderId,
+    }),
+    rewardedAt: t.field({ type: 'DateTime', nullable: true, description: 'When the reward was paid; null unless REWARDED.', resolve: (r) => r.rewardedAt }),
+    rejectedAt: t.field({ type: 'DateTime', nullable: true, description: 'When rejectReferral turned it down; null unless REJECTED.', resolve: (r) => r.rejectedAt }),
+    rejectedReason: t.exposeString('rejectedReason', { nullable: true, description: 'Why it was rejected, as given to rejectReferral; null unless REJECTED.' }),
+    fraudSignals: t.field({
+      type: [FraudSignalType],
+      description: 'The fraud checks that fired, at most one per kind; empty for a clean referral. Any signal keeps it from being rewarded automatically.',
+      resolve: (r) => r.fraudSignals,
+    }),
   }),
 });
 
+builder.objectField(RecordOrderPayload, 'referral', (t) =>
+  t.field({
+    type: Referral,
+    nullable: true,
+    description: "The referral this order converted (the referee's first order since it was made), else null.",
+    resolve: (p) => p.referral ?? null,
+  }),
+);
+
 // --- Party fields ------------------------------------------------------------------------------
 
-const PartyReferralConnection = perPartyConnection('PartyReferralConnection', {
-  node: Referral,
-  cursor: referralCursor,
-  countDescription: 'Referrals this party made, all pages.',
-  count: referralCounts,
-});
+const PartyReferralConnection = builder.connectionObject(
+  { type: Referral, name: 'PartyReferralConnection', description: 'A page of the referrals a party made, newest first.' },
+  { description: 'One referral and its cursor.' },
+);
 
 builder.objectFields(Party, (t) => ({
   referralCode: t.loadable({
@@ -126,61 +158,72 @@ builder.objectFields(Party, (t) => ({
     authScopes: { referralsRead: true },
     description: 'The referrals this party made, newest first.',
     byPath: true,
-    args: {
-      first: t.arg.int({ defaultValue: defaultPageSize }),
-      after: t.arg.string(),
-    },
-    // One statement for every party of the page (the loader batches by field path and arguments).
-    load: (partyIds: string[], _context, args) => partyPages(args, (page) => referralPages(partyIds, page)),
+    args: t.arg.connectionArgs(),
+    load: (partyIds: string[], _context, args) =>
+      partyConnections(partyIds, args, {
+        cursor: referralCursor,
+        fetch: (page) => referralPages(partyIds, page),
+        count: () => referralCounts(partyIds),
+      }),
     resolve: (party) => party.id,
   }),
 }));
 
 // --- Queries -----------------------------------------------------------------------------------
 
-const ReferralTreeNode = builder.objectRef<{ partyId: string; depth: number }>('ReferralTreeNode').implement({
-  fields: (t) => ({
-    party: t.field({ type: Party, resolve: (n) => n.partyId }),
-    depth: t.exposeInt('depth', { description: '1 = referred directly by the root.' }),
-  }),
-});
+/** An edge of the tree: a descendant (`node`) with its depth under the root. */
+type ReferralTreeEdge = { cursor: string; node: string; depth: number };
 
-const ReferralTreeType = builder.objectRef<ReferralTree>('ReferralTree').implement({
-  fields: (t) => ({
-    nodes: t.field({
-      type: [ReferralTreeNode],
-      description: 'Breadth-first; within a depth by the referral’s creation time, then referral id.',
-      resolve: (tree) => tree.nodes,
+const ReferralTreeConnection = builder.connectionObject(
+  {
+    type: Party,
+    name: 'ReferralTreeConnection',
+    description: 'Descendants of a root party, breadth-first: by depth, within a depth by the referral’s creation time, then referral id.',
+  },
+  {
+    description: 'A descendant of the root and how far below it.',
+    fields: (e) => ({
+      depth: e.int({ description: '1 = referred directly by the root.', resolve: (edge) => (edge as ReferralTreeEdge).depth }),
     }),
-    totalCount: t.exposeInt('totalCount', { description: 'All descendants within maxDepth (not only this page).' }),
-  }),
-});
+  },
+);
 
-const ReferrerRankingEnum = builder.enumType('ReferrerRanking', { values: referrerRankings });
+const ReferrerRankingEnum = builder.enumType('ReferrerRanking', {
+  description: 'What topReferrers ranks referrers by.',
+  values: {
+    CONVERSIONS: { description: "The number of the referrer's referrals in the period that are now CONVERTED or REWARDED." },
+    REVENUE: { description: "The amount of the referees' orders placed since their referral, whatever its status." },
+    SUBTREE_SIZE: { description: "The number of the referrer's descendants, at any depth, whose own referral is in the period." },
+  } satisfies Record<(typeof referrerRankings)[number], { description: string }>,
+});
 
 const TopReferrerType = builder.objectRef<TopReferrer>('TopReferrer').implement({
   description:
     "A referrer and its numbers over the period's referrals: conversions (now CONVERTED or REWARDED), revenue (its referees' orders since their referral), subtree size (descendants at any depth referred in the period).",
   fields: (t) => ({
-    party: t.field({ type: Party, resolve: (r) => r.partyId }),
-    conversions: t.exposeInt('conversions'),
-    revenue: t.field({ type: 'Decimal', resolve: (r) => r.revenue }),
-    subtreeSize: t.exposeInt('subtreeSize'),
+    party: t.field({ type: Party, description: 'The referrer.', resolve: (r) => r.partyId }),
+    conversions: t.exposeInt('conversions', { description: 'Its referrals of the period that are now CONVERTED or REWARDED.' }),
+    revenue: t.field({
+      type: Money,
+      description: "The referees' orders since their referral, in the tenant's currency.",
+      resolve: (r, _args, context) => tenantMoney(context, r.revenue),
+    }),
+    subtreeSize: t.exposeInt('subtreeSize', { description: 'Its descendants at any depth whose own referral was made in the period (all of them without bounds).' }),
   }),
 });
 
 const ReferralStatsType = builder.objectRef<ReferralStats>('ReferralStats').implement({
   description: 'domain §3 metrics over [since, until) of referral creation; unrounded.',
   fields: (t) => ({
-    referrals: t.exposeInt('referrals'),
+    referrals: t.exposeInt('referrals', { description: 'Referrals created in the period.' }),
     converted: t.exposeInt('converted', { description: 'Of those referrals, how many are now CONVERTED or REWARDED.' }),
     conversionRate: t.exposeFloat('conversionRate', { description: 'converted ÷ referrals; 0 without referrals.' }),
     referrers: t.exposeInt('referrers', { description: 'Distinct referrers of those referrals.' }),
     kFactor: t.exposeFloat('kFactor', { description: '(referrals ÷ referrers) × conversionRate; 0 without referrers.' }),
     rewardsPaid: t.field({
-      type: 'Decimal',
-      description: 'Sum of the rewards of referrals rewarded (rewardedAt) in the period.',
-      resolve: (s) => s.rewardsPaid,
+      type: Money,
+      description: "Sum of the rewards of referrals rewarded (rewardedAt) in the period, in the tenant's currency.",
+      resolve: (s, _args, context) => tenantMoney(context, s.rewardsPaid),
     }),
   }),
 });
@@ -191,30 +234,50 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { referralsRead: true },
     description: "The party's referrer, that one's referrer, … up to the root (nearest first); [] for a root, null for an unknown party.",
-    args: { partyId: t.arg.globalID({ required: true, for: [Party] }) },
+    args: { partyId: t.arg.globalID({ required: true, for: [Party], description: 'Global id of the party to start from (not listed itself).' }) },
     resolve: (_root, args) => referralChain(args.partyId.id),
   }),
-  referralTree: t.field({
-    type: ReferralTreeType,
-    nullable: true,
-    authScopes: { referralsRead: true },
-    description: `The root's descendants breadth-first with their depth; maxDepth 1–${maxTreeDepth}, first 0–1000. Null for an unknown root.`,
-    args: {
-      rootId: t.arg.globalID({ required: true, for: [Party] }),
-      maxDepth: t.arg.int({ defaultValue: maxTreeDepth }),
-      first: t.arg.int({ defaultValue: 100 }),
+  referralTree: t.connection(
+    {
+      type: Party,
+      nullable: true,
+      authScopes: { referralsRead: true },
+      description: `The root's descendants breadth-first, each edge with its depth; maxDepth 1–${maxTreeDepth}. Pages both ways by keyset (first/after, last/before). Null for an unknown root.`,
+      args: {
+        rootId: t.arg.globalID({ required: true, for: [Party], description: 'Global id of the party whose descendants to list (not listed itself).' }),
+        maxDepth: t.arg.int({
+          defaultValue: maxTreeDepth,
+          description: `How many levels below the root to go, 1–${maxTreeDepth} (default ${maxTreeDepth}); else a VALIDATION error. totalCount counts the descendants within it.`,
+        }),
+      },
+      resolve: async (_root, args) => {
+        // The page and the count of the whole walk come from one statement.
+        const found: { tree?: ReferralTree | null } = {};
+        const connection = await keysetConnection<ReferralTreeNode>(
+          args,
+          treeCursor,
+          async (page) => (found.tree = await referralTree(args.rootId.id, page, { maxDepth: args.maxDepth }))?.nodes ?? [],
+          async () => found.tree?.totalCount ?? 0,
+        );
+        if (!found.tree) return null;
+        const edges: ReferralTreeEdge[] = connection.edges.map((edge) => ({ cursor: edge.cursor, node: edge.node.partyId, depth: edge.node.depth }));
+        return { ...connection, edges };
+      },
     },
-    resolve: (_root, args) => referralTree(args.rootId.id, { maxDepth: args.maxDepth, first: args.first }),
-  }),
+    ReferralTreeConnection,
+  ),
   topReferrers: t.field({
     type: [TopReferrerType],
     authScopes: { referralsRead: true },
     description: 'Referrers of the period’s referrals ([since, until) of creation), ranked by `by` (largest first, ties by party id).',
     args: {
-      since: t.arg({ type: 'DateTime' }),
-      until: t.arg({ type: 'DateTime' }),
-      by: t.arg({ type: ReferrerRankingEnum, defaultValue: 'CONVERSIONS' }),
-      first: t.arg.int({ defaultValue: 10, description: 'At most 100.' }),
+      since: t.arg({ type: 'DateTime', description: 'Count referrals created at or after this instant; leave it out for no lower bound.' }),
+      until: t.arg({
+        type: 'DateTime',
+        description: 'Count referrals created before this instant; leave it out for no upper bound. Before since is a VALIDATION error.',
+      }),
+      by: t.arg({ type: ReferrerRankingEnum, defaultValue: 'CONVERSIONS', description: 'What to rank by (default CONVERSIONS).' }),
+      first: t.arg.int({ defaultValue: 10, description: 'How many referrers to return, 0–100 (default 10); else a VALIDATION error.' }),
     },
     resolve: (_root, args) =>
       topReferrers({ since: args.since, until: args.until, by: args.by ?? 'CONVERSIONS', first: args.first }),
@@ -222,7 +285,14 @@ builder.queryFields((t) => ({
   referralStats: t.field({
     type: ReferralStatsType,
     authScopes: { referralsRead: true },
-    args: { since: t.arg({ type: 'DateTime' }), until: t.arg({ type: 'DateTime' }) },
+    description: 'Referral metrics (conversion rate, k-factor, rewards) over the referrals created in [since, until); without bounds, all time.',
+    args: {
+      since: t.arg({ type: 'DateTime', description: 'Count referrals created at or after this instant; leave it out for no lower bound.' }),
+      until: t.arg({
+        type: 'DateTime',
+        description: 'Count referrals created before this instant; leave it out for no upper bound. Before since is a VALIDATION error.',
+      }),
+    },
     resolve: (_root, args) => referralStats({ since: args.since, until: args.until }),
   }),
   suspiciousReferrals: t.connection(
@@ -233,39 +303,45 @@ builder.queryFields((t) => ({
       resolve: (_root, args) =>
         keysetConnection<ReferralRow>(args, referralCursor, (page) => listSuspiciousReferrals(page), () => countSuspiciousReferrals()),
     },
-    {
-      name: 'SuspiciousReferralConnection',
-      fields: (c) => ({
-        totalCount: c.int({ resolve: (connection) => connection.totalCount() }),
-      }),
-    },
+    builder.connectionObject(
+      { type: Referral, name: 'SuspiciousReferralConnection', description: 'A page of referrals with fraud signals, newest first.' },
+      { description: 'One flagged referral and its cursor.' },
+    ),
   ),
 }));
 
 // --- Mutations ---------------------------------------------------------------------------------
 
-const ReferralPayload = (name: string) =>
-  payloadType<{ referral: ReferralRow }>(name, (t) => ({
-    referral: t.field({ type: Referral, nullable: true, resolve: (p) => p.referral ?? null }),
-  }));
+const ReferralPayload = (name: string, description: string) =>
+  payloadType<{ referral: ReferralRow }>(
+    name,
+    (t) => ({
+      referral: t.field({ type: Referral, nullable: true, description: 'The referral after the change.', resolve: (p) => p.referral ?? null }),
+    }),
+    description,
+  );
 
 const CreateReferralInput = builder.inputType('CreateReferralInput', {
   description: 'Exactly one of referrerId and referralCode names the referrer.',
   fields: (t) => ({
-    referrerId: t.globalID({ for: [Party] }),
+    referrerId: t.globalID({ for: [Party], description: 'Global id of the referrer; or give referralCode instead.' }),
     referralCode: t.string({ description: 'The referrer’s code; case, spaces and dashes are ignored.' }),
-    refereeId: t.globalID({ required: true, for: [Party] }),
+    refereeId: t.globalID({
+      required: true,
+      for: [Party],
+      description: 'Global id of the new customer referred: not the referrer, with no referrer yet and no orders.',
+    }),
     channel: t.string({ description: 'Where the referral came from, e.g. WECHAT (at most 50 characters).' }),
   }),
 });
 
 builder.mutationField('createReferral', (t) =>
   t.field({
-    type: ReferralPayload('CreateReferralPayload'),
+    type: ReferralPayload('CreateReferralPayload', 'The new PENDING referral, or why it was refused.'),
     authScopes: { referralsWrite: true },
     description:
-      'Records a referral and its REFERRED edge. Refused: both or neither of referrerId/referralCode, self-referral (VALIDATION); a referee that already has a referrer or orders, a cycle (CONFLICT).',
-    args: { input: t.arg({ type: CreateReferralInput, required: true }) },
+      'Records a PENDING referral and its REFERRED edge (needs the referrals write right). Refused: both or neither of referrerId/referralCode, self-referral (VALIDATION); an unknown party or code (NOT_FOUND); a referee that already has a referrer or orders, an archived or erased party, a cycle (CONFLICT).',
+    args: { input: t.arg({ type: CreateReferralInput, required: true, description: 'Who referred whom, and through which channel.' }) },
     resolve: (_root, { input }) =>
       runMutation(async () => ({
         referral: await createReferral({
@@ -279,47 +355,53 @@ builder.mutationField('createReferral', (t) =>
 );
 
 const ReferralIdInput = builder.inputType('ConvertReferralInput', {
-  fields: (t) => ({ id: t.globalID({ required: true, for: [Referral] }) }),
+  description: 'The referral to convert.',
+  fields: (t) => ({ id: t.globalID({ required: true, for: [Referral], description: 'Global id of a PENDING referral.' }) }),
 });
 
 builder.mutationField('convertReferral', (t) =>
   t.field({
-    type: ReferralPayload('ConvertReferralPayload'),
+    type: ReferralPayload('ConvertReferralPayload', 'The CONVERTED referral, or why it could not be converted.'),
     authScopes: { referralsWrite: true },
-    description: "PENDING → CONVERTED by hand; the referee's first order since the referral, if any, is the converting order.",
-    args: { input: t.arg({ type: ReferralIdInput, required: true }) },
+    description:
+      "PENDING → CONVERTED by hand, for a conversion no order recorded; the referee's first order since the referral, if any, is the converting order and its time the conversion time (else now). Fraud checks run as for an automatic conversion, but the reward is never automatic: call rewardReferral. NOT_FOUND for an unknown id, CONFLICT unless PENDING.",
+    args: { input: t.arg({ type: ReferralIdInput, required: true, description: 'Which referral to convert.' }) },
     resolve: (_root, { input }) => runMutation(async () => ({ referral: await convertReferral(input.id.id) })),
   }),
 );
 
 const RejectReferralInput = builder.inputType('RejectReferralInput', {
+  description: 'The referral to reject, and why.',
   fields: (t) => ({
-    id: t.globalID({ required: true, for: [Referral] }),
+    id: t.globalID({ required: true, for: [Referral], description: 'Global id of a PENDING or CONVERTED referral.' }),
     reason: t.string({ required: true, description: 'Required, not blank (at most 500 characters).' }),
   }),
 });
 
 builder.mutationField('rejectReferral', (t) =>
   t.field({
-    type: ReferralPayload('RejectReferralPayload'),
+    type: ReferralPayload('RejectReferralPayload', 'The REJECTED referral, or why it could not be rejected.'),
     authScopes: { referralsWrite: true },
-    description: 'PENDING or CONVERTED → REJECTED with a reason; a REWARDED referral cannot be rejected.',
-    args: { input: t.arg({ type: RejectReferralInput, required: true }) },
+    description:
+      'PENDING or CONVERTED → REJECTED with a reason; it will never be rewarded. A REWARDED or already REJECTED referral is a CONFLICT, a blank reason VALIDATION, an unknown id NOT_FOUND.',
+    args: { input: t.arg({ type: RejectReferralInput, required: true, description: 'Which referral to reject, and why.' }) },
     resolve: (_root, { input }) =>
       runMutation(async () => ({ referral: await rejectReferral(input.id.id, { reason: input.reason }) })),
   }),
 );
 
 const RewardReferralInput = builder.inputType('RewardReferralInput', {
-  fields: (t) => ({ id: t.globalID({ required: true, for: [Referral] }) }),
+  description: 'The referral to reward.',
+  fields: (t) => ({ id: t.globalID({ required: true, for: [Referral], description: 'Global id of a CONVERTED referral.' }) }),
 });
 
 builder.mutationField('rewardReferral', (t) =>
   t.field({
-    type: ReferralPayload('RewardReferralPayload'),
+    type: ReferralPayload('RewardReferralPayload', 'The REWARDED referral with its reward, or why it could not be rewarded.'),
     authScopes: { referralsWrite: true },
-    description: "CONVERTED → REWARDED with the tenant's reward policy (also for a flagged referral: a person decided).",
-    args: { input: t.arg({ type: RewardReferralInput, required: true }) },
+    description:
+      "CONVERTED → REWARDED with the tenant's reward policy (also for a flagged referral: a person decided). CONFLICT unless CONVERTED, or for a PERCENT reward when the conversion has no order; NOT_FOUND for an unknown id.",
+    args: { input: t.arg({ type: RewardReferralInput, required: true, description: 'Which referral to reward.' }) },
     resolve: (_root, { input }) => runMutation(async () => ({ referral: await rewardReferral(input.id.id) })),
   }),
 );

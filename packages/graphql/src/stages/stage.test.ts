@@ -34,7 +34,7 @@ async function backdate(tenant: TenantClient, partyId: string, days: number) {
 }
 
 const move = `mutation ($input: MoveStageInput!) {
-  moveStage(input: $input) { party { stage } transition { from to reason automatic actor { kind id } secondsInPrevious } userErrors { code field message } }
+  moveStage(input: $input) { party { stage } transition { from to reason automatic actor { kind apiKeyId } secondsInPrevious } userErrors { code field message } }
 }`;
 
 /** The domain's table of manual moves, written independently of the code under test. */
@@ -296,7 +296,7 @@ describe('stageFunnel and churnRates', () => {
     const since = new Date(Date.now() - 3_600_000).toISOString();
     const { stageFunnel, churnRates, viewer } = await tenant.query(
       `query ($since: DateTime) { stageFunnel(since: $since) { stage entered advanced conversionRate medianDaysInStage }
-         churnRates(groupBy: KIND, since: "2000-01-01T00:00:00Z") { group partiesAtStart churned rate }
+         churnRates(groupBy: KIND, since: "2000-01-01T00:00:00Z") { groupBy kind partiesAtStart churned rate }
          viewer { tenant { stageCounts { stage count } } } }`,
       { since },
     );
@@ -318,11 +318,44 @@ describe('stageFunnel and churnRates', () => {
     const counts = Object.fromEntries(viewer.tenant.stageCounts.map((c: any) => [c.stage, c.count]));
     expect(counts).toEqual({ INITIAL_CONTACT: 2, TRUST_BUILDING: 1, LOYALTY_GROWTH: 1, LONG_TERM_PARTNERSHIP: 0, DORMANT: 0, CHURNED: 2 });
 
-    const later = await tenant.query(`query ($since: DateTime) { churnRates(groupBy: STAGE, since: $since) { group partiesAtStart churned rate } seg: churnRates(groupBy: SEGMENT, since: $since) { group partiesAtStart churned } }`, {
-      since: new Date(Date.now() + 5).toISOString(),
-    });
+    const later = await tenant.query(
+      `query ($since: DateTime) {
+        churnRates(groupBy: STAGE, since: $since) { groupBy stage kind segment tier partiesAtStart churned rate }
+        kinds: churnRates(groupBy: KIND, since: $since) { groupBy stage kind partiesAtStart }
+        seg: churnRates(groupBy: SEGMENT, since: $since) { groupBy segment partiesAtStart churned }
+      }`,
+      { since: new Date(Date.now() + 5).toISOString() },
+    );
     // Everyone exists now; churn in a period starting now counts nobody yet.
     expect(later.churnRates.reduce((n: number, r: any) => n + r.partiesAtStart, 0)).toBe(4);
-    expect(later.seg).toEqual([{ group: 'NO_SNAPSHOT', partiesAtStart: 4, churned: 0 }]);
+    // The group is the grouping's own enum value; the other groupings' fields are null.
+    expect(later.churnRates.map((r: any) => r.stage).sort()).toEqual(['INITIAL_CONTACT', 'LOYALTY_GROWTH', 'TRUST_BUILDING']);
+    expect(later.churnRates.every((r: any) => r.groupBy === 'STAGE' && r.kind === null && r.segment === null && r.tier === null)).toBe(true);
+    expect(later.kinds.every((r: any) => r.groupBy === 'KIND' && r.stage === null && typeof r.kind === 'string')).toBe(true);
+    // Never scored before since: the SEGMENT group with a null segment.
+    expect(later.seg).toEqual([{ groupBy: 'SEGMENT', segment: null, partiesAtStart: 4, churned: 0 }]);
+  });
+
+  test('churnRates without since measures the last 90 days: parties present then, and those that churned since', async () => {
+    const tenant = await api.newTenant();
+    const [stays, leaves] = [await newParty(tenant, 'Stays'), await newParty(tenant, 'Leaves')];
+    // Made today, so not present at the start of the period: not counted.
+    await newParty(tenant, 'Newcomer');
+    // Two parties known for 100 days (their first stage backdated; history is append-only, so
+    // the fixture adds an earlier row).
+    for (const id of [stays, leaves]) {
+      await tenantExec(api.handle, tenant.tenantId, (sql) => sql`insert into stage_transitions (tenant_id, id, party_id, to_stage, at, actor_kind)
+        values (${tenant.tenantId}, gen_random_uuid(), ${raw(id)}, 'INITIAL_CONTACT', now() - interval '100 days', 'SYSTEM')`);
+    }
+    const { moveStage } = await tenant.query(move, { input: { partyId: leaves, to: 'CHURNED', reason: 'moved away' } });
+    expect(moveStage.userErrors).toEqual([]);
+    const query = `query ($since: DateTime) { churnRates(groupBy: KIND, since: $since) { kind partiesAtStart churned rate } }`;
+    const { churnRates } = await tenant.query(query);
+    expect(churnRates).toEqual([{ kind: 'CUSTOMER', partiesAtStart: 2, churned: 1, rate: 0.5 }]);
+    // The same as asking for it: 90 days back.
+    const quarter = await tenant.query(query, { since: new Date(Date.now() - 90 * 86_400_000).toISOString() });
+    expect(quarter.churnRates).toEqual(churnRates);
+    // Before anyone was known, nobody is present at the start.
+    expect((await tenant.query(query, { since: new Date(Date.now() - 200 * 86_400_000).toISOString() })).churnRates).toEqual([]);
   });
 });

@@ -77,7 +77,7 @@ async function subscribe(tenant: TenantClient, events: string[], url = receiverU
 const deliveriesQuery = `query ($id: ID!) {
   webhookDeliveries(webhookId: $id, first: 10) {
     totalCount
-    edges { node { id event status attempts responseCode lastError nextAttemptAt createdAt deliveredAt } }
+    edges { node { id deliveryId event status attempts responseCode lastError nextAttemptAt createdAt deliveredAt } }
   }
 }`;
 
@@ -116,7 +116,7 @@ describe('webhooks', () => {
     expect(verifySignature('whsec_other', header, request!.body)).toBe(false);
 
     const [logged] = await deliveries(tenant, hook.id);
-    expect(logged).toMatchObject({ id: body.id, event: 'party.created', status: 'DELIVERED', attempts: 1, responseCode: 200, nextAttemptAt: null });
+    expect(logged).toMatchObject({ deliveryId: body.id, event: 'party.created', status: 'DELIVERED', attempts: 1, responseCode: 200, nextAttemptAt: null });
   });
 
   test('retries after a 500 and after a time-out, with backoff, then succeeds', async () => {
