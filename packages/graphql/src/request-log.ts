@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin, YogaLogger } from 'graphql-yoga';
-import type { Caller, Context } from './context';
+import type { Caller, RequestContext } from './context';
 
 /** Where log lines go: one JSON object per line (CloudWatch and `guanxi serve` alike). */
 export type LogSink = (line: string) => void;
@@ -76,7 +76,7 @@ export function createRequestLog(options: { sink: LogSink | null; graphqlEndpoin
     return record;
   }
 
-  const plugin: Plugin<Context> = {
+  const plugin: Plugin<RequestContext> = {
     onRequest({ request }) {
       recordOf(request);
     },

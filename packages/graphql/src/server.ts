@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { checkDatabase, isDatabaseUnavailable, UserError, withActor, withTenant, type Database } from '@guanxi/core';
+import { checkDatabase, isDatabaseUnavailable, UserError, withActor, withAdmittedTenant, type Actor, type Database, type Transaction } from '@guanxi/core';
 import {
+  admitApiKey,
   admitUser,
-  authenticateApiKey,
   createJwtVerifier,
   CredentialGuard,
   defaultCredentialGuardLimits,
@@ -14,6 +14,7 @@ import {
   type JwtVerifier,
   type RateLimits,
   type RateLimitVerdict,
+  isWellFormedApiKey,
 } from '@guanxi/core/access';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
@@ -30,7 +31,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import type { Caller, Context } from './context';
+import type { Caller, Context, PendingAdmission, RequestContext } from './context';
 import { useObjectCost } from './cost';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
 import { schema } from './schema';
@@ -113,7 +114,7 @@ export interface ServerConfig {
   allowInsecureWebhookTargets?: boolean;
 }
 
-export type GuanxiServer = YogaServerInstance<Record<string, unknown>, Context>;
+export type GuanxiServer = YogaServerInstance<Record<string, unknown>, RequestContext>;
 
 function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, {
@@ -200,42 +201,33 @@ function readCredential(request: Request): Credential {
   );
 }
 
-/** Who is calling, checked once per request: a missing or bad credential is a 401 before anything executes. */
-async function resolveCaller(
-  credential: Credential,
-  db: Database,
-  config: ServerConfig,
-  verifyJwt: JwtVerifier | null,
-  guard: CredentialGuard | null,
-): Promise<Caller> {
-  const limits = config.rateLimits === undefined ? defaultRateLimits : config.rateLimits;
+/** What a request's credential says before the database is asked: the operator, or a tenant caller to admit. */
+type CheckedCredential = { caller: Caller; admission: null } | { caller: null; admission: PendingAdmission };
+
+/**
+ * Checks a credential as far as can be without the database: a missing, malformed or wrongly
+ * signed one is a 401 before anything executes. API keys and signed-in users are admitted by the
+ * first statement of the request's own transaction (`admitTenantCaller`).
+ */
+async function checkCredential(credential: Credential, config: ServerConfig, verifyJwt: JwtVerifier | null): Promise<CheckedCredential> {
   switch (credential.scheme) {
     case 'apikey': {
-      const lookup = (secret: string) => authenticateApiKey(db, secret, limits);
-      const checked = guard ? await guard.checkApiKey(credential.value, lookup) : await lookupWithoutGuard(credential.value, lookup);
-      if (checked.outcome === 'refused') throw tooManyFailures(checked.verdict);
-      if (checked.outcome === 'unknown') throw unauthenticated('The API key is unknown, revoked, expired or malformed');
-      if (!checked.value.rateLimit.allowed) throw rateLimited(checked.value.rateLimit);
-      return checked.value.actor;
+      if (!isWellFormedApiKey(credential.value)) throw unknownApiKey();
+      return { caller: null, admission: { kind: 'API_KEY', secret: credential.value } };
     }
     case 'bearer': {
       if (!verifyJwt) throw unauthenticated('JWT sign-in is not configured on this server');
-      let actor;
       try {
-        actor = await verifyJwt(credential.value);
+        return { caller: null, admission: { kind: 'USER', actor: await verifyJwt(credential.value) } };
       } catch (error) {
         if (error instanceof JwtRejected) throw unauthenticated(error.message);
         throw error;
       }
-      const verdict = await admitUser(db, actor, limits);
-      if (!verdict) throw unauthenticated('The token names a tenant that does not exist');
-      if (!verdict.allowed) throw rateLimited(verdict);
-      return actor;
     }
     case 'operator': {
       if (!config.operatorKey) throw unauthenticated('Operator access is disabled (GUANXI_OPERATOR_KEY is unset)');
       if (!sameSecret(credential.value, config.operatorKey)) throw unauthenticated('Wrong operator key');
-      return { kind: 'OPERATOR' };
+      return { caller: { kind: 'OPERATOR' }, admission: null };
     }
   }
 }
@@ -243,6 +235,38 @@ async function resolveCaller(
 async function lookupWithoutGuard<T>(secret: string, lookup: (secret: string) => Promise<T | null>) {
   const value = await lookup(secret);
   return value === null ? ({ outcome: 'unknown' } as const) : ({ outcome: 'found', value } as const);
+}
+
+const unknownApiKey = () => unauthenticated('The API key is unknown, revoked, expired or malformed');
+
+/**
+ * Admits a tenant caller by the first statement of the request's transaction `tx` (key lookup,
+ * rate limit, tenant: migration 0009), under the credential guard. Refusals are thrown: the
+ * transaction then rolls back and nothing else runs.
+ */
+async function admitTenantCaller(
+  tx: Transaction,
+  admission: PendingAdmission,
+  limits: RateLimits | null,
+  guard: CredentialGuard | null,
+  address: string,
+): Promise<Actor> {
+  const refuse = (error: GraphQLError): never => {
+    if (guard && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
+    throw error;
+  };
+  if (admission.kind === 'USER') {
+    const verdict = await admitUser(tx, admission.actor, limits);
+    if (!verdict) return refuse(unauthenticated('The token names a tenant that does not exist'));
+    if (!verdict.allowed) throw rateLimited(verdict);
+    return admission.actor;
+  }
+  const lookup = (secret: string) => admitApiKey(tx, secret, limits);
+  const checked = guard ? await guard.checkApiKey(admission.secret, lookup) : await lookupWithoutGuard(admission.secret, lookup);
+  if (checked.outcome === 'refused') throw tooManyFailures(checked.verdict);
+  if (checked.outcome === 'unknown') return refuse(unknownApiKey());
+  if (!checked.value.rateLimit.allowed) throw rateLimited(checked.value.rateLimit);
+  return checked.value.actor;
 }
 
 /**
@@ -257,35 +281,42 @@ function clientAddressOf(serverContext: Record<string, unknown>): string {
 }
 
 /**
- * Resolves the caller under the credential guard: an address over its budget of wrong
+ * Checks the credential under the credential guard: an address over its budget of wrong
  * credentials is refused before anything is checked, and every 401 counts against it.
  */
-async function guardedCaller(
+async function guardedCredential(
   request: Request,
   address: string,
-  resolve: (credential: Credential) => Promise<Caller>,
+  check: (credential: Credential) => Promise<CheckedCredential>,
   guard: CredentialGuard | null,
-): Promise<Caller> {
+): Promise<CheckedCredential> {
   if (guard) {
     const verdict = guard.admitAddress(address);
     if (!verdict.allowed) throw tooManyFailures(verdict);
   }
   try {
-    return await resolve(readCredential(request));
+    return await check(readCredential(request));
   } catch (error) {
     if (guard && error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
     throw error;
   }
 }
 
+interface TenantScopeOptions {
+  limits: RateLimits | null;
+  guard: CredentialGuard | null;
+  noteCaller: (request: Request, caller: Caller) => void;
+}
+
 /**
- * Runs every execution of a tenant caller inside one transaction with the tenant set, under the
- * caller's identity: resolvers and core functions read both from there, never from arguments.
+ * Runs every execution of a tenant caller in one transaction, the request's only one: its first
+ * statement admits the caller (credential, rate limit, tenant), then resolvers and core functions
+ * run as that tenant, under the caller's identity, reading both from there, never from arguments.
  */
-function useTenantScope(db: Database): Plugin<Context> {
+function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<RequestContext> {
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
-      const context = args.contextValue as Context;
+      const context = args.contextValue as unknown as RequestContext & { request: Request; clientAddress: string };
       const addWarnings = {
         onExecuteDone({ result, setResult }: { result: unknown; setResult: (result: never) => void }) {
           if (context.warnings.length === 0 || !result || typeof result !== 'object' || Symbol.asyncIterator in result) return;
@@ -293,13 +324,17 @@ function useTenantScope(db: Database): Plugin<Context> {
           setResult({ ...single, extensions: { ...single.extensions, warnings: context.warnings } } as never);
         },
       };
-      const caller = context.caller;
-      if (caller.kind === 'OPERATOR') return addWarnings;
+      const admission = context.admission;
+      if (!admission) return addWarnings;
       setExecuteFn((executeArgs) =>
-        withActor(
-          caller,
-          () => withTenant(db, caller.tenantId, async () => await executeFn(executeArgs)),
-          context.requestId,
+        withAdmittedTenant(
+          db,
+          (tx) => admitTenantCaller(tx, admission, options.limits, options.guard, context.clientAddress),
+          async (caller) => {
+            context.caller = caller;
+            options.noteCaller(context.request, caller);
+            return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
+          },
         ) as never,
       );
       return addWarnings;
@@ -332,7 +367,7 @@ function holdsUnstorableText(value: unknown): boolean {
  * a write or a search as an internal error (or, depending on the driver, be silently altered).
  * Refused before anything runs, in variables and in literals alike.
  */
-function useRefuseUnstorableText(): Plugin<Context> {
+function useRefuseUnstorableText(): Plugin<RequestContext> {
   const refusal = (nodes?: ASTNode) =>
     new GraphQLError('Strings must be valid Unicode text without the NUL character (U+0000)', {
       ...(nodes ? { nodes } : {}),
@@ -375,7 +410,7 @@ const reportLimit = {
  * bundlers resolve to graphql's CommonJS build, a second copy of lexer and parser (40 KB) for
  * every Lambda cold start to compile. The refusal is the same, word for word.
  */
-function useTokenLimit(maxTokens: number): Plugin<Context> {
+function useTokenLimit(maxTokens: number): Plugin<RequestContext> {
   return {
     onParse({ parseFn, setParseFn }) {
       setParseFn((source, options) => {
@@ -460,15 +495,19 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   const sink = config.logging ? (config.logSink ?? stdoutSink) : null;
   const requestLog = createRequestLog({ sink, graphqlEndpoint: '/graphql' });
 
-  const plugins: Plugin<Context>[] = [
+  const plugins: Plugin<RequestContext>[] = [
     requestLog.plugin,
-    useReadinessCheck({ endpoint: '/ready', check: () => databaseReady(db, config.readinessTimeoutMs ?? 2000) }) as Plugin<Context>,
+    useReadinessCheck({ endpoint: '/ready', check: () => databaseReady(db, config.readinessTimeoutMs ?? 2000) }) as Plugin<RequestContext>,
     useTokenLimit(limits.maxTokens),
     maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportLimit }),
     maxAliasesPlugin({ n: limits.maxAliases, ...reportLimit }),
-    useObjectCost(limits.maxCost) as Plugin<Context>,
+    useObjectCost(limits.maxCost) as Plugin<RequestContext>,
     useRefuseUnstorableText(),
-    useTenantScope(db),
+    useTenantScope(db, {
+      limits: config.rateLimits === undefined ? defaultRateLimits : config.rateLimits,
+      guard,
+      noteCaller: requestLog.noteCaller,
+    }),
   ];
   if (!introspection) {
     // Without introspection, "did you mean …" hints would leak the schema field by field.
@@ -476,7 +515,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   }
   if (trusted) {
     plugins.push(
-      usePersistedOperations<Context>({
+      usePersistedOperations<RequestContext>({
         getPersistedOperation: (hash) => trusted[hash] ?? null,
         // First-party frontends (JWT) are held to the manifest; partners' keys are not.
         allowArbitraryOperations: (request) =>
@@ -485,7 +524,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
     );
   }
 
-  return createYoga<Record<string, unknown>, Context>({
+  return createYoga<Record<string, unknown>, RequestContext>({
     schema: servedSchema(introspection),
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -531,12 +570,15 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
           defaultEditorToolsVisibility: 'headers',
         }
       : false,
-    context: async ({ request, ...serverContext }) => {
-      const resolve = (credential: Credential) => resolveCaller(credential, db, config, verifyJwt, guard);
-      const caller = await guardedCaller(request, clientAddressOf(serverContext), resolve, guard);
-      requestLog.noteCaller(request, caller);
+    context: async ({ request, ...serverContext }): Promise<RequestContext & { clientAddress: string }> => {
+      const clientAddress = clientAddressOf(serverContext);
+      const check = (credential: Credential) => checkCredential(credential, config, verifyJwt);
+      const { caller, admission } = await guardedCredential(request, clientAddress, check, guard);
+      if (caller) requestLog.noteCaller(request, caller);
       return {
         caller,
+        admission,
+        clientAddress,
         requestId: requestLog.requestIdOf(request),
         db,
         warnings: [],

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from './context';
+import type { RequestContext } from './context';
 
 // graphql-js ends a refusal with its guesses: `Did you mean "name"?`, `Did you mean "a", "b", or
 // "c"?`, `Did you mean the enum value "CUSTOMER"?`. Names hold no "?", so the guess ends at one.
@@ -25,7 +25,7 @@ function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
  * argument and type names in validation, enum values and input fields both in validation (literals)
  * and in execution (variables are coerced there). Every such hint is cut, wherever it arises.
  */
-export function useNoSuggestions(): Plugin<Context> {
+export function useNoSuggestions(): Plugin<RequestContext> {
   return {
     onValidate() {
       return ({ valid, result, setResult }) => {

@@ -25,6 +25,7 @@ export { defaultTenantSettings, type TenantSettings } from './settings';
 export { generateApiKeySecret, isWellFormedApiKey } from './api-key-format';
 export * from './jwt';
 export * from './rate-limit';
+export * from './admission';
 export * from './credential-guard';
 export { rateLimitCounters } from './rate-limit.sql';
 
@@ -93,82 +94,6 @@ export async function issueApiKey(input: {
     })
     .returning();
   return { apiKey: apiKey!, secret };
-}
-
-// `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
-const lastUsedResolutionMs = 5 * 60 * 1000;
-
-export interface Admission {
-  actor: Actor;
-  rateLimit: RateLimitVerdict;
-}
-
-/**
- * The actor behind an API key secret — null for a malformed, unknown, revoked or expired key —
- * and, with `limits`, whether its request fits the rate limit. One transaction: the lookup is by
- * hash, before the tenant is known (row-level security shows a key's row only to a transaction
- * presenting that key's hash, migration 0002); then the tenant is set to count the request.
- */
-export async function authenticateApiKey(
-  db: Database,
-  secret: string,
-  limits: RateLimits | null = null,
-): Promise<Admission | null> {
-  if (!isWellFormedApiKey(secret)) return null;
-  const secretHash = hashApiKeySecret(secret);
-  return asApplication(db, { 'app.api_key_hash': secretHash }, async (tx) => {
-    const [key] = await tx
-      .select({
-        id: apiKeys.id,
-        tenantId: apiKeys.tenantId,
-        scopes: apiKeys.scopes,
-        expiresAt: apiKeys.expiresAt,
-        lastUsedAt: apiKeys.lastUsedAt,
-      })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
-      .limit(1);
-    if (!key) return null;
-    const now = Date.now();
-    if (key.expiresAt && key.expiresAt.getTime() <= now) return null;
-    const stale = !key.lastUsedAt || now - key.lastUsedAt.getTime() > lastUsedResolutionMs;
-    if (stale || limits) {
-      await tx.execute(sql`select set_config('app.tenant_id', ${key.tenantId}, true)`);
-    }
-    if (stale) {
-      await tx
-        .update(apiKeys)
-        .set({ lastUsedAt: sql`now()` })
-        .where(and(eq(apiKeys.tenantId, key.tenantId), eq(apiKeys.id, key.id)));
-    }
-    const actor: Actor = {
-      kind: 'API_KEY',
-      tenantId: key.tenantId,
-      keyId: key.id,
-      scopes: key.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
-    };
-    // A key's tenant always exists (a foreign key): the counters are there.
-    const rateLimit = limits
-      ? ((await consumeRateLimit(tx, key.tenantId, `key:${key.id}`, limits)) ?? { allowed: true })
-      : ({ allowed: true } as const);
-    return { actor, rateLimit };
-  });
-}
-
-/**
- * Admits a signed-in user (the JWT itself needs no lookup): null when the token's tenant does not
- * exist, else the rate-limit verdict, its request counted (always allowed with `limits` null).
- */
-export async function admitUser(
-  db: Database,
-  actor: Actor & { kind: 'USER' },
-  limits: RateLimits | null,
-): Promise<RateLimitVerdict | null> {
-  return asApplication(db, { 'app.tenant_id': actor.tenantId }, async (tx) => {
-    if (limits) return consumeRateLimit(tx, actor.tenantId, `user:${actor.userId}`, limits);
-    const [tenant] = await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, actor.tenantId));
-    return tenant ? { allowed: true } : null;
-  });
 }
 
 /** The current tenant's row. */

@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../drizzle/client';
 import { asApplication } from '../drizzle/transaction';
 import { rateLimitCounters } from './rate-limit.sql';
-import { tenants } from './tenants.sql';
 
 export interface RateLimits {
   /** Requests per window for one tenant, all callers together. */
@@ -18,11 +17,33 @@ export type RateLimitVerdict =
   | { allowed: true }
   | { allowed: false; retryAfterSeconds: number; limit: 'tenant' | 'caller' };
 
+/** The window a request at `now` falls in. */
+export function windowStartOf(limits: RateLimits, now: Date = new Date()): Date {
+  if (limits.windowSeconds * 1000 > rateLimitCounterRetentionMs) {
+    throw new Error(`A rate-limit window is at most ${rateLimitCounterRetentionMs / 1000} s (counters are pruned after that)`);
+  }
+  const windowMs = limits.windowSeconds * 1000;
+  return new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+}
+
+/** Whether a request may proceed, given the window's counts including itself. */
+export function rateLimitVerdict(
+  counts: { tenant: number; caller: number },
+  limits: RateLimits,
+  now: Date = new Date(),
+): RateLimitVerdict {
+  const windowStart = windowStartOf(limits, now);
+  const retryAfterSeconds = Math.max(1, Math.ceil((windowStart.getTime() + limits.windowSeconds * 1000 - now.getTime()) / 1000));
+  if (counts.tenant > limits.perTenant) return { allowed: false, retryAfterSeconds, limit: 'tenant' };
+  if (counts.caller > limits.perCaller) return { allowed: false, retryAfterSeconds, limit: 'caller' };
+  return { allowed: true };
+}
+
 /**
- * Counts one request against the tenant's and the caller's window, in one statement, and says
- * whether it may proceed; null when the tenant does not exist (a validly signed token can name
- * any id: it counts nothing and is refused, not a foreign-key failure). Runs in the caller's
- * tenant transaction (row-level security applies).
+ * Counts one request against the tenant's and the caller's window, in one statement
+ * (`guanxi_count_request`, migration 0009, which the request admission uses too), and says
+ * whether it may proceed; null when the tenant does not exist. Runs in the caller's tenant
+ * transaction (row-level security applies).
  */
 export async function consumeRateLimit(
   tx: Transaction,
@@ -31,32 +52,13 @@ export async function consumeRateLimit(
   limits: RateLimits,
   now: Date = new Date(),
 ): Promise<RateLimitVerdict | null> {
-  if (limits.windowSeconds * 1000 > rateLimitCounterRetentionMs) {
-    throw new Error(`A rate-limit window is at most ${rateLimitCounterRetentionMs / 1000} s (counters are pruned after that)`);
-  }
-  const windowMs = limits.windowSeconds * 1000;
-  const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-  const { rows } = await tx.execute<{ subject: string; count: number }>(sql`
-    insert into ${rateLimitCounters} (tenant_id, subject, window_start, count)
-    select ${tenants.id}, counted.subject, ${windowStart.toISOString()}, 1
-    from ${tenants} cross join (values ('tenant'), (${callerSubject})) as counted (subject)
-    where ${tenants.id} = ${tenantId}
-    on conflict (tenant_id, subject, window_start)
-    do update set count = ${rateLimitCounters}.count + 1
-    returning subject, count
-  `);
+  const windowStart = windowStartOf(limits, now);
+  const { rows } = await tx.execute<{ subject: string; requests: number }>(
+    sql`select subject, requests from guanxi_count_request(${tenantId}::uuid, ${callerSubject}, ${windowStart.toISOString()}::timestamptz)`,
+  );
   if (rows.length === 0) return null;
-  const retryAfterSeconds = Math.max(1, Math.ceil((windowStart.getTime() + windowMs - now.getTime()) / 1000));
-  for (const row of rows) {
-    const count = Number(row.count);
-    if (row.subject === 'tenant' && count > limits.perTenant) {
-      return { allowed: false, retryAfterSeconds, limit: 'tenant' };
-    }
-    if (row.subject !== 'tenant' && count > limits.perCaller) {
-      return { allowed: false, retryAfterSeconds, limit: 'caller' };
-    }
-  }
-  return { allowed: true };
+  const count = (subject: string) => Number(rows.find((row) => row.subject === subject)?.requests ?? 0);
+  return rateLimitVerdict({ tenant: count('tenant'), caller: count(callerSubject) }, limits, now);
 }
 
 /**
@@ -97,8 +99,8 @@ export async function pruneRateLimitCounters(
       const { rows } = await tx.execute<{ n: number }>(sql`
         with gone as (
           delete from ${rateLimitCounters}
-          where (tenant_id, subject, window_start) in (
-            select tenant_id, subject, window_start from ${rateLimitCounters}
+          where (tenant_id, subject, window_start, slot) in (
+            select tenant_id, subject, window_start, slot from ${rateLimitCounters}
             where window_start < ${olderThan.toISOString()} ${tenantFilter}
             limit ${batchSize}
           )

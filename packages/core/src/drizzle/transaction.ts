@@ -5,7 +5,7 @@ import type { Database, Transaction } from './client';
 interface Scope {
   tx: Transaction;
   tenantId: string;
-  afterCommit: (() => Promise<void> | void)[];
+  afterCommit: ((db: Database) => unknown)[];
 }
 
 const storage = new AsyncLocalStorage<Scope>();
@@ -52,7 +52,27 @@ export async function withTenant<T>(
   const result = await asApplication(db, { 'app.tenant_id': tenantId }, async (tx) => {
     return storage.run({ tx, tenantId, afterCommit }, () => fn(tx));
   });
-  for (const effect of afterCommit) await effect();
+  for (const effect of afterCommit) await effect(db);
+  return result;
+}
+
+/**
+ * One transaction for a whole request whose tenant is known only once its credential is checked
+ * (an API request): `admit` runs first, in the transaction, and its one statement switches to the
+ * application role and sets the tenant (`admitApiKey`, `admitUser`); then `fn` runs as that
+ * tenant, as in `withTenant`. A refusal thrown by `admit` rolls back whatever it had counted.
+ */
+export async function withAdmittedTenant<A extends { tenantId: string }, T>(
+  db: Database,
+  admit: (tx: Transaction) => Promise<A>,
+  fn: (admitted: A) => Promise<T>,
+): Promise<T> {
+  const afterCommit: Scope['afterCommit'] = [];
+  const result = await db.transaction(async (tx) => {
+    const admitted = await admit(tx);
+    return storage.run({ tx, tenantId: admitted.tenantId, afterCommit }, () => fn(admitted));
+  });
+  for (const effect of afterCommit) await effect(db);
   return result;
 }
 
@@ -72,8 +92,11 @@ export function useTenantId(): string {
   return useScope().tenantId;
 }
 
-/** Work to do once the surrounding transaction has committed (never for a rolled-back one). */
-export function afterCommit(effect: () => Promise<void> | void): void {
+/**
+ * Work to do once the surrounding transaction has committed (never for a rolled-back one), given
+ * the database the transaction ran on (for work outside any tenant, such as ANALYZE).
+ */
+export function afterCommit(effect: (db: Database) => unknown): void {
   useScope().afterCommit.push(effect);
 }
 

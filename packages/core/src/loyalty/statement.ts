@@ -1,9 +1,11 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { getTableName, sql, type SQL } from 'drizzle-orm';
 import { currentTenant } from '../access';
 import type { TenantSettings } from '../access/settings';
-import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { refreshStatistics } from '../drizzle/statistics';
+import { afterCommit, useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { calendarDate } from '../validation';
+import { loyaltySnapshots, partyLoyalty } from './loyalty.sql';
 import { hasSubscribers, listeningWebhooks, webhookDeliveries, type WebhookEvent } from '../webhooks';
 
 /** Refusal to score a tenant whose scoring another run is doing right now (the tenant's lock). */
@@ -122,6 +124,14 @@ export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {
     segmentEvents: await hasSubscribers('loyalty.segment_changed'),
   });
   if (options.afterWrite) await options.afterWrite();
+  // Once the day commits, the planner samples what it rewrote: a tenant's first run would
+  // otherwise leave page queries on a whole-tenant plan until autovacuum comes by.
+  afterCommit((db) =>
+    refreshStatistics(db, {
+      [getTableName(partyLoyalty)]: result.partiesScored,
+      [getTableName(loyaltySnapshots)]: result.partiesScored + result.replaced,
+    }),
+  );
   return { asOf, ...result, ruleVersion: tenant.ruleVersion };
 }
 

@@ -1,8 +1,9 @@
-import { and, arrayOverlaps, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, arrayOverlaps, asc, eq, getTableName, inArray, isNull, sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { actorColumns } from '../actor';
 import { recordAudit } from '../audit';
-import { useTenantId, useTransaction } from '../drizzle/transaction';
+import { refreshStatistics } from '../drizzle/statistics';
+import { afterCommit, useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError, type UserErrorDetail } from '../errors';
 import { uuidv7 } from '../ids';
 import { stageTransitions } from '../stages/stage-transitions.sql';
@@ -466,6 +467,14 @@ export async function importParties(rows: readonly ImportPartyRow[]): Promise<Im
     failed: count('ERROR'),
   };
   const touched = final.filter((r) => r.status === 'CREATED' || r.status === 'UPDATED').map((r) => r.party!.id);
+  // A big import changes a large share of the parties table at once: the planner samples it
+  // once the import commits, not when autovacuum next comes by.
+  afterCommit((db) =>
+    refreshStatistics(db, {
+      [getTableName(parties)]: summary.created + summary.updated,
+      [getTableName(stageTransitions)]: summary.created,
+    }),
+  );
   // One audit row for the whole call, and none when it changed nothing (idempotent re-import).
   if (touched.length > 0) {
     await recordAudit({

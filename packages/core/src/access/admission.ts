@@ -1,0 +1,91 @@
+import { sql } from 'drizzle-orm';
+import { apiScopes, type Actor, type ApiScope } from '../actor';
+import type { Database, Transaction } from '../drizzle/client';
+import { hashApiKeySecret, isWellFormedApiKey } from './api-key-format';
+import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict } from './rate-limit';
+
+/**
+ * A request's admission: its first statement, in its own transaction (migration 0009). One round
+ * trip switches to the application role, checks the credential, counts the request and sets the
+ * tenant, so the rest of the request runs as that tenant in the same transaction. Nothing is
+ * cached: a revoked key is refused on its next request.
+ */
+
+// `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
+const lastUsedResolutionMs = 5 * 60 * 1000;
+
+export interface Admission {
+  actor: Actor & { kind: 'API_KEY' };
+  rateLimit: RateLimitVerdict;
+}
+
+function verdictOf(
+  row: { tenant_requests: number | null; caller_requests: number | null },
+  limits: RateLimits | null,
+  now: Date,
+): RateLimitVerdict {
+  if (!limits) return { allowed: true };
+  return rateLimitVerdict({ tenant: Number(row.tenant_requests ?? 0), caller: Number(row.caller_requests ?? 0) }, limits, now);
+}
+
+/**
+ * Admits a request that presents an API key secret, inside `tx` (which must not have run
+ * anything yet): null for a malformed, unknown, revoked or expired key, else the key's actor and,
+ * with `limits`, whether the request fits them (counted either way). On success the transaction
+ * is the key's tenant's.
+ */
+export async function admitApiKey(
+  tx: Transaction,
+  secret: string,
+  limits: RateLimits | null,
+  now: Date = new Date(),
+): Promise<Admission | null> {
+  if (!isWellFormedApiKey(secret)) return null;
+  const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
+  const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
+  const { rows } = await tx.execute<{
+    tenant_id: string;
+    key_id: string;
+    scopes: string[];
+    tenant_requests: number | null;
+    caller_requests: number | null;
+  }>(sql`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`);
+  const row = rows[0];
+  if (!row) return null;
+  const actor: Admission['actor'] = {
+    kind: 'API_KEY',
+    tenantId: row.tenant_id,
+    keyId: row.key_id,
+    scopes: row.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
+  };
+  return { actor, rateLimit: verdictOf(row, limits, now) };
+}
+
+/**
+ * Admits a signed-in user's request (the JWT itself needs no lookup) inside `tx`, which must not
+ * have run anything yet: null when the token's tenant does not exist, else the rate-limit verdict
+ * (always allowed with `limits` null). On success the transaction is the user's tenant's.
+ */
+export async function admitUser(
+  tx: Transaction,
+  actor: Actor & { kind: 'USER' },
+  limits: RateLimits | null,
+  now: Date = new Date(),
+): Promise<RateLimitVerdict | null> {
+  const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
+  const { rows } = await tx.execute<{ tenant_id: string; tenant_requests: number | null; caller_requests: number | null }>(
+    sql`select * from guanxi_admit_user(${actor.tenantId}::uuid, ${`user:${actor.userId}`}, ${windowStart}::timestamptz)`,
+  );
+  const row = rows[0];
+  return row ? verdictOf(row, limits, now) : null;
+}
+
+/** An API key checked on its own (development tools, benchmarks): its admission in a transaction of its own. */
+export async function authenticateApiKey(
+  db: Database,
+  secret: string,
+  limits: RateLimits | null = null,
+): Promise<Admission | null> {
+  if (!isWellFormedApiKey(secret)) return null;
+  return db.transaction((tx) => admitApiKey(tx, secret, limits));
+}
