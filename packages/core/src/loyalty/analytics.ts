@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
@@ -70,6 +70,23 @@ export async function latestSnapshots(partyIds: readonly string[]): Promise<Map<
     where s.tenant_id = ${useTenantId()} and s.party_id in (${uuidList(ids)})
     order by s.party_id, s.as_of desc`);
   return new Map(rows.map((row) => [String(row.party_id), toSnapshotRow(row)]));
+}
+
+/**
+ * A party's latest snapshot as one JSON value (null before its first scoring), for a page of
+ * parties that fetches it in its own statement (`PartyPageExtras`): correlated with the page's
+ * parties row, one index probe per party. Decode it with `snapshotFromJson`.
+ */
+export function latestSnapshotJson(party: { tenantId: AnyColumn; id: AnyColumn }): SQL<Record<string, unknown> | null> {
+  return sql<Record<string, unknown> | null>`(select row_to_json(latest) from (
+    select ${snapshotColumns} from loyalty_snapshots s
+    where s.tenant_id = ${party.tenantId} and s.party_id = ${party.id}
+    order by s.as_of desc limit 1) latest)`;
+}
+
+/** A snapshot from `latestSnapshotJson`'s value (its columns are toSnapshotRow's). */
+export function snapshotFromJson(json: unknown): LoyaltySnapshotRow | null {
+  return json && typeof json === 'object' ? toSnapshotRow(json as Record<string, unknown>) : null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, arrayContains, count, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, arrayContains, count, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { emitEvent } from '../webhooks';
@@ -143,7 +143,34 @@ export interface PartyOrder {
 export const defaultPartyOrder: PartyOrder = { field: 'CREATED_AT', direction: 'ASC' };
 
 /** A party as lists return it: with its latest score (the SCORE order's key), null when unscored. */
-export type ListedParty = PartyRow & { latestScore: string | null };
+export type ListedParty = PartyRow & {
+  latestScore: string | null;
+  /** What the page's statement fetched along for this party (`PartyPageExtras`), by name. */
+  extras?: Record<string, unknown>;
+};
+
+/**
+ * Values a page of parties fetches in its own statement, by name: each a scalar subquery
+ * correlated with the page's `parties` row (e.g. the party's latest loyalty snapshot as JSON,
+ * `latestSnapshotJson`), built by the domain that owns the data. A page that selects a field its
+ * rows' loaders would otherwise fetch in statements of their own gets it here instead.
+ */
+export type PartyPageExtras = Record<string, SQL>;
+
+const partyColumnEntries = Object.entries(getTableColumns(parties));
+
+/**
+ * A party row from its JSON form (`row_to_json` of a parties row, as a scalar subquery returns
+ * it): each column decoded as drizzle decodes it, so the row equals one read by `select`.
+ */
+export function partyFromJson(json: Record<string, unknown>): PartyRow {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of partyColumnEntries) {
+    const value = json[column.name];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return row as PartyRow;
+}
 
 /** Whether a filter reads the parties' latest-snapshot copy (party_loyalty). */
 const readsLoyalty = (filter: PartyFilter) => Boolean(filter.segments?.length || filter.tiers?.length);
@@ -200,6 +227,7 @@ export async function listParties(
   filter: PartyFilter,
   page: PageRequest,
   order: PartyOrder = defaultPartyOrder,
+  extras: PartyPageExtras = {},
 ): Promise<ListedParty[]> {
   const conditions = filterConditions(filter);
   const key = sortKey(order.field);
@@ -222,14 +250,19 @@ export async function listParties(
   if (page.after) conditions.push(boundary(page.after, 'after'));
   if (page.before) conditions.push(boundary(page.before, 'before'));
   const direction = forward ? sql`asc` : sql`desc`;
+  const extraNames = Object.keys(extras);
   const rows = await useTransaction()
-    .select({ party: parties, latestScore: partyLoyalty.score })
+    .select({
+      party: parties,
+      latestScore: partyLoyalty.score,
+      ...(extraNames.length > 0 ? { extras: Object.fromEntries(extraNames.map((name) => [name, extras[name]!])) } : {}),
+    })
     .from(parties)
     .innerJoin(partyLoyalty, loyaltyOfParty)
     .where(and(...conditions))
     .orderBy(sql`${key.expression} ${direction}`, sql`${key.id} ${direction}`)
     .limit(page.limit);
-  return rows.map((row) => ({ ...row.party, latestScore: row.latestScore }));
+  return rows.map((row) => ({ ...row.party, latestScore: row.latestScore, ...('extras' in row ? { extras: row.extras } : {}) }));
 }
 
 export async function countParties(filter: PartyFilter): Promise<number> {

@@ -5,6 +5,7 @@ export {
   referralCounts,
   referralCursor,
   referralPages,
+  referrerJson,
   referrersOf,
   type ReferralRow,
 } from './read';

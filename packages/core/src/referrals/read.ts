@@ -1,8 +1,10 @@
-import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
 import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { parties } from '../network/parties.sql';
+import type { PartyRow } from '../network/parties';
 import { referrals, type FraudSignal, type ReferralStatus } from './referrals.sql';
 
 export type ReferralRow = typeof referrals.$inferSelect;
@@ -119,15 +121,28 @@ export async function referralCounts(partyIds: readonly string[]): Promise<Map<s
 }
 
 /**
- * The referrer of each party that has one (api: `Party.referredBy`), one statement. The referral
- * graph is structure: a REJECTED referral still names the referee's referrer (one per referee).
+ * The referrer of each party that has one (api: `Party.referredBy`), whole rows, one statement.
+ * The referral graph is structure: a REJECTED referral still names the referee's referrer (one
+ * per referee).
  */
-export async function referrersOf(partyIds: readonly string[]): Promise<Map<string, string>> {
+export async function referrersOf(partyIds: readonly string[]): Promise<Map<string, PartyRow>> {
   const ids = [...new Set(partyIds.filter(isUuid))];
   if (ids.length === 0) return new Map();
   const rows = await useTransaction()
-    .select({ refereeId: referrals.refereeId, referrerId: referrals.referrerId })
+    .select({ refereeId: referrals.refereeId, referrer: parties })
     .from(referrals)
+    .innerJoin(parties, and(eq(parties.tenantId, referrals.tenantId), eq(parties.id, referrals.referrerId)))
     .where(and(eq(referrals.tenantId, useTenantId()), inArray(referrals.refereeId, ids)));
-  return new Map(rows.map((row) => [row.refereeId, row.referrerId]));
+  return new Map(rows.map((row) => [row.refereeId, row.referrer]));
+}
+
+/**
+ * A party's referrer as one JSON value (a parties row; null when nobody referred it), for a page
+ * of parties that fetches it in its own statement (`PartyPageExtras`). Decode it with
+ * `partyFromJson`.
+ */
+export function referrerJson(party: { tenantId: AnyColumn; id: AnyColumn }): SQL<Record<string, unknown> | null> {
+  return sql<Record<string, unknown> | null>`(select row_to_json(referrer) from ${referrals} r
+    join ${parties} referrer on referrer.tenant_id = r.tenant_id and referrer.id = r.referrer_id
+    where r.tenant_id = ${party.tenantId} and r.referee_id = ${party.id})`;
 }

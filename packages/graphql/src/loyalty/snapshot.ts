@@ -1,18 +1,21 @@
 import {
   findSnapshots,
+  latestSnapshotJson,
   latestSnapshots,
   snapshotCounts,
   snapshotCursor,
   snapshotHistoryPages,
+  snapshotFromJson,
   snapshotKey,
   type LoyaltySnapshotRow,
 } from '@guanxi/core/loyalty';
-import type { PartyRow } from '@guanxi/core/network';
+import { parties, type PartyRow } from '@guanxi/core/network';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
 import { partyConnections } from '../connections';
 import { Money, tenantMoney } from '../money';
 import { Party, SegmentEnum, TierEnum } from '../network/party';
+import { loadPrefetched, prefetchableOnParty } from '../network/prefetch';
 
 const LoyaltyComponents = builder.objectRef<LoyaltySnapshotRow>('LoyaltyComponents').implement({
   description:
@@ -93,6 +96,9 @@ const LoyaltyHistoryConnection = builder.connectionObject(
   { description: 'One loyalty snapshot and its cursor.' },
 );
 
+// A page of parties that selects `loyalty` reads it in its own statement.
+prefetchableOnParty('loyalty', { sql: latestSnapshotJson(parties), decode: snapshotFromJson });
+
 builder.objectFields(Party, (t) => ({
   loyalty: t.loadable({
     type: LoyaltySnapshot,
@@ -100,11 +106,8 @@ builder.objectFields(Party, (t) => ({
     authScopes: { loyaltyRead: true },
     description: 'The latest loyalty snapshot (the most recent scored day); null before the party is first scored.',
     byPath: true,
-    // One statement for every party of the page.
-    load: async (partyIds: string[]) => {
-      const latest = await latestSnapshots(partyIds);
-      return partyIds.map((id) => latest.get(id) ?? null);
-    },
+    // One statement for every party of the page, or none when the page fetched it along.
+    load: (partyIds: string[], context) => loadPrefetched(context, 'loyalty', partyIds, latestSnapshots),
     resolve: (party: PartyRow) => party.id,
   }),
   loyaltyHistory: t.loadable({

@@ -16,6 +16,7 @@ import { segments, tiers } from '@guanxi/core/loyalty';
 import { stages } from '@guanxi/core/stages';
 import { builder } from '../builder';
 import { keysetConnection } from '../connections';
+import { keepPrefetched, partyPrefetchesOf } from './prefetch';
 import { payloadType, runMutation } from '../errors';
 
 export const PartyKindEnum = builder.enumType('PartyKind', {
@@ -215,13 +216,19 @@ builder.queryFields((t) => ({
           description: 'The order; absent: CREATED_AT ASC. SCORE sorts by the latest loyalty score, unscored parties as lowest.',
         }),
       },
-      resolve: (_root, args) => {
+      resolve: (_root, args, context, info) => {
         const filter = args.filter ?? {};
         const order = args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? 'ASC' } : defaultPartyOrder;
+        // The page's statement also reads what its parties' fields would load (prefetch.ts).
+        const extras = partyPrefetchesOf(info);
         return keysetConnection<ListedParty>(
           args,
           (party) => partyCursor(party, order),
-          (page) => listParties(filter, page, order),
+          async (page) => {
+            const rows = await listParties(filter, page, order, extras);
+            keepPrefetched(context, rows);
+            return rows;
+          },
           () => countParties(filter),
         );
       },

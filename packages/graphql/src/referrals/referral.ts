@@ -15,6 +15,7 @@ import {
   referralStatuses,
   referralTree,
   treeCursor,
+  referrerJson,
   referrersOf,
   referrerRankings,
   rejectReferral,
@@ -27,12 +28,14 @@ import {
   type ReferralTreeNode,
   type TopReferrer,
 } from '@guanxi/core/referrals';
+import { parties, partyFromJson } from '@guanxi/core/network';
 import { builder } from '../builder';
 import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Money, tenantMoney } from '../money';
 import { Order, RecordOrderPayload } from '../network/order';
 import { Party } from '../network/party';
+import { loadPrefetched, prefetchableOnParty } from '../network/prefetch';
 
 export const ReferralStatusEnum = builder.enumType('ReferralStatus', {
   description: 'PENDING → CONVERTED → REWARDED, or REJECTED with a reason.',
@@ -126,6 +129,12 @@ const PartyReferralConnection = builder.connectionObject(
   { description: 'One referral and its cursor.' },
 );
 
+// A page of parties that selects `referredBy` reads the referrers in its own statement.
+prefetchableOnParty('referredBy', {
+  sql: referrerJson(parties),
+  decode: (value) => (value && typeof value === 'object' ? partyFromJson(value as Record<string, unknown>) : null),
+});
+
 builder.objectFields(Party, (t) => ({
   referralCode: t.loadable({
     type: 'String',
@@ -147,10 +156,8 @@ builder.objectFields(Party, (t) => ({
     authScopes: { referralsRead: true },
     description: 'Who referred this party (whatever became of the referral); null when nobody did.',
     byPath: true,
-    load: async (partyIds: string[]) => {
-      const referrers = await referrersOf(partyIds);
-      return partyIds.map((id) => referrers.get(id) ?? null);
-    },
+    // The referrers' whole rows in one statement, or none when the page fetched them along.
+    load: (partyIds: string[], context) => loadPrefetched(context, 'referredBy', partyIds, referrersOf),
     resolve: (party) => party.id,
   }),
   referrals: t.loadable({

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { usingPostgres } from '@guanxi/core/test';
+import { createTestApi, type TenantClient, type TestApi } from '../../test/helpers';
+import { party, refer, type Ref } from '../../test/referrals';
+
+// A page of parties reads the fields its rows would load one statement each (the latest loyalty
+// snapshot, the referrer) in its own statement: a whole request is begin, the admission, the page,
+// commit — whatever the page size — and every value equals the one the field's loader reads.
+const all: string[] = [];
+const control = /^\s*(begin|commit|rollback)\b/i;
+let api: TestApi;
+let tenant: TenantClient;
+let people: Ref[];
+
+beforeAll(async () => {
+  api = await createTestApi({ rateLimits: null }, { logger: { logQuery: (query) => void all.push(query) } });
+  tenant = await api.newTenant();
+  people = [];
+  for (let i = 0; i < 14; i++) {
+    people.push(
+      await party(tenant, `P${i}`, i % 3 === 0 ? { tags: ['vip', `t${i}`], birthday: '1990-02-0' + ((i % 9) + 1) } : { email: `p${i}@example.com` }),
+    );
+  }
+  // P0 referred P1–P5, P1 referred P6–P8: referrers with tags, birthdays and no referrer of their own.
+  for (const referee of people.slice(1, 6)) await refer(tenant, people[0]!, referee);
+  for (const referee of people.slice(6, 9)) await refer(tenant, people[1]!, referee);
+  for (const [i, person] of people.slice(0, 10).entries()) {
+    const { recordOrder } = await tenant.query(
+      `mutation ($input: RecordOrderInput!) { recordOrder(input: $input) { userErrors { message } } }`,
+      { input: { partyId: person.id, amount: `${100 + 17 * i}.50`, placedAt: `2025-05-${String(10 + i).padStart(2, '0')}T09:00:00Z`, satisfaction: 1 + (i % 5) } },
+    );
+    expect(recordOrder.userErrors).toEqual([]);
+  }
+  for (const asOf of ['2025-06-01', '2025-06-02']) {
+    const { runScoring } = await tenant.query(`mutation ($asOf: Date!) { runScoring(input: { asOf: $asOf }) { userErrors { message } } }`, { asOf });
+    expect(runScoring.userErrors).toEqual([]);
+  }
+});
+afterAll(() => api.close());
+
+const loyaltyFields = 'id asOf score tier segment churnRisk loyal r f m recencyDays frequency monetary { amount currency } satisfactionMean ruleVersion';
+const partyFields = 'id displayName kind stage stageChangedAt email tags birthday createdAt updatedAt archivedAt';
+// The bench's page (a), as written there, and through named and inline fragments.
+const benchPage = `query ($first: Int!) {
+  parties(first: $first, orderBy: { field: CREATED_AT, direction: ASC }) {
+    edges { node { id displayName stage loyalty { score tier asOf } referredBy { id displayName } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+const fragmentPage = `query ($first: Int!) {
+  parties(first: $first) { edges { ...Edge } }
+}
+fragment Edge on PartyEdge { node { ...Row } }
+fragment Row on Party { id ... on Party { loyalty { score tier asOf } } referredBy { id displayName } }`;
+// Every field of both, for comparing values with the loaders'.
+const pageQuery = `query ($first: Int!) {
+  parties(first: $first) {
+    edges { node { id displayName stage loyalty { ${loyaltyFields} } referredBy { ${partyFields} } } }
+  }
+}`;
+
+async function run(query: string, variables: Record<string, unknown>) {
+  all.length = 0;
+  const data = await tenant.query(query, variables);
+  return { data, statements: [...all], withoutControl: all.filter((s) => !control.test(s)).length };
+}
+
+test('the page of (a) is four statements, for 5 parties as for 14, and fragments are seen through', async () => {
+  const small = await run(benchPage, { first: 5 });
+  const whole = await run(benchPage, { first: 50 });
+  const viaFragments = await run(fragmentPage, { first: 50 });
+  console.info(`statements besides begin/commit: page of 5 → ${small.withoutControl}, of 14 → ${whole.withoutControl}, through fragments → ${viaFragments.withoutControl}`);
+  expect(whole.data.parties.edges).toHaveLength(14);
+  expect(whole.data.parties.edges.filter((e: any) => e.node.loyalty && e.node.referredBy)).toHaveLength(8);
+  // The admission, then the page with its loyalty and referrers; node-postgres also logs begin
+  // and commit (PGlite runs them itself), which makes four.
+  for (const { statements, withoutControl } of [small, whole, viaFragments]) {
+    expect(withoutControl).toBe(2);
+    expect(statements.filter((s) => !control.test(s))[0]).toMatch(/guanxi_admit_api_key/);
+    const page = statements.filter((s) => !control.test(s))[1];
+    expect(page).toMatch(/row_to_json\(latest\)/);
+    expect(page).toMatch(/row_to_json\(referrer\)/);
+    expect(statements).toHaveLength(usingPostgres() ? 4 : 2);
+  }
+});
+
+test('every fetched-along value equals what the field reads on its own (loader path)', async () => {
+  const { data } = await run(pageQuery, { first: 50 });
+  const scored = data.parties.edges.filter((e: any) => e.node.loyalty);
+  const referred = data.parties.edges.filter((e: any) => e.node.referredBy);
+  expect(scored.length).toBe(10);
+  expect(referred.length).toBe(8);
+  for (const { node } of data.parties.edges) {
+    // A single party's fields load through their loaders (no page to fetch them along).
+    const { party: alone } = await tenant.query(
+      `query ($id: ID!) { party(id: $id) { loyalty { ${loyaltyFields} } referredBy { ${partyFields} } } }`,
+      { id: node.id },
+    );
+    expect(node.loyalty).toEqual(alone.loyalty);
+    expect(node.referredBy).toEqual(alone.referredBy);
+  }
+  const p6 = data.parties.edges.find((e: any) => e.node.id === people[6]!.id).node;
+  expect(p6.referredBy.id).toBe(people[1]!.id);
+  const p3 = data.parties.edges.find((e: any) => e.node.id === people[3]!.id).node;
+  expect(p3.referredBy).toMatchObject({ id: people[0]!.id, tags: ['vip', 't0'], birthday: '1990-02-01' });
+  expect(p3.loyalty.asOf).toBe('2025-06-02');
+});
+
+test('a page that selects neither field fetches neither; the loaders then take one statement each', async () => {
+  const plain = await run(`query { parties(first: 50) { edges { node { id } } } }`, {});
+  expect(plain.withoutControl).toBe(2);
+  expect(plain.statements.join('\n')).not.toMatch(/row_to_json/);
+  // Nested under another list, the same fields load in batched statements of their own.
+  const nested = await run(
+    `query ($id: ID!) { party(id: $id) { referrals(first: 10) { edges { node { referee { loyalty { score } referredBy { id } } } } } } }`,
+    { id: people[0]!.id },
+  );
+  expect(nested.data.party.referrals.edges).toHaveLength(5);
+  // The admission, the party, its referrals, the referees, their snapshots, their referrers.
+  expect(nested.withoutControl).toBe(6);
+});
