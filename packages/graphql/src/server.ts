@@ -31,7 +31,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import type { Caller, Context, PendingAdmission, RequestContext } from './context';
+import type { Caller, PendingAdmission, RequestContext } from './context';
 import { useObjectCost } from './cost';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
 import { schema } from './schema';

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { actorColumns, apiScopes, withActor, type Actor, type ApiScope } from '../actor';
 import type { Database } from '../drizzle/client';
@@ -8,14 +8,8 @@ import { UserError } from '../errors';
 import { lazySchema, parseInput, zodToUserError } from '../validation';
 import { uuidv7 } from '../ids';
 import { isCurrency } from '../money';
-import {
-  displayPrefix,
-  generateApiKeySecret,
-  hashApiKeySecret,
-  isWellFormedApiKey,
-} from './api-key-format';
+import { displayPrefix, generateApiKeySecret, hashApiKeySecret } from './api-key-format';
 import { apiKeys } from './api-keys.sql';
-import { consumeRateLimit, type RateLimits, type RateLimitVerdict } from './rate-limit';
 import { defaultTenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
