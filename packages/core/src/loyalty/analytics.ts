@@ -1,9 +1,9 @@
-import { sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
 import { calendarDate } from '../validation';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { segments, type Segment, type Tier } from './enums';
 import { loyaltySnapshots } from './loyalty.sql';
 import { assertCalendarDate } from './statement';
@@ -77,7 +77,7 @@ export async function latestSnapshots(partyIds: readonly string[]): Promise<Map<
  * parties that fetches it in its own statement (`PartyPageExtras`): correlated with the page's
  * parties row, one index probe per party. Decode it with `snapshotFromJson`.
  */
-export function latestSnapshotJson(party: { tenantId: AnyColumn; id: AnyColumn }): SQL<Record<string, unknown> | null> {
+export function latestSnapshotJson(party: CorrelatedParty): SQL<Record<string, unknown> | null> {
   return sql<Record<string, unknown> | null>`(select row_to_json(latest) from (
     select ${snapshotColumns} from loyalty_snapshots s
     where s.tenant_id = ${party.tenantId} and s.party_id = ${party.id}

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import * as z from 'zod';
 import { currentTenant } from '../access';
 import { recordAudit } from '../audit';
@@ -8,7 +8,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { minorUnitDigits } from '../money';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { lazySchema, optionalText, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
@@ -208,6 +208,24 @@ export async function orderPages(partyIds: readonly string[], page: PageRequest)
     where n <= ${page.limit}
     order by party_id, n`);
   return rowsByParty(partyIds, rows.map((row) => [row.party_id, toOrderRow(row)]));
+}
+
+/**
+ * A party's first page of orders (`orderPages` without a cursor) as JSON, correlated with a
+ * parties row, for a party's own statement to carry along; decode it with `ordersFromJson`.
+ */
+export function orderPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+  return firstPageJson({
+    columns: orderColumns,
+    from: sql`${orders} o`,
+    where: sql`o.tenant_id = ${party.tenantId} and o.party_id = ${party.id}`,
+    order: sql`o.placed_at desc, o.id desc`,
+    limit,
+  });
+}
+
+export function ordersFromJson(json: unknown): OrderRow[] {
+  return Array.isArray(json) ? json.map((row) => toOrderRow(row as Record<string, unknown>)) : [];
 }
 
 /** Order counts for many parties at once (for `totalCount`), one statement. */

@@ -121,6 +121,22 @@ export async function findParties(ids: readonly string[]): Promise<PartyRow[]> {
     .where(and(eq(parties.tenantId, useTenantId()), inArray(parties.id, [...ids])));
 }
 
+/**
+ * One party of the current tenant with what its own statement carries along (`PartyPageExtras`),
+ * by name in `extras`; null when the tenant has no party with this id.
+ */
+export async function findPartyWithExtras(
+  id: string,
+  extras: PartyPageExtras,
+): Promise<(PartyRow & { extras: Record<string, unknown> }) | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await useTransaction()
+    .select({ party: parties, extras: Object.fromEntries(Object.entries(extras)) })
+    .from(parties)
+    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)));
+  return row ? { ...row.party, extras: row.extras as Record<string, unknown> } : null;
+}
+
 export interface PartyFilter {
   kinds?: PartyKind[] | null;
   stages?: Stage[] | null;

@@ -4,7 +4,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
@@ -197,6 +197,25 @@ export async function relationshipPages(
     where n <= ${page.limit}
     order by owner, n`);
   return rowsByParty(partyIds, rows.map((row) => [row.owner, toRelationshipRow(row)]));
+}
+
+/**
+ * A party's first page of edges (`relationshipPages` without a cursor or types) as JSON,
+ * correlated with a parties row, for a party's own statement to carry along; decode it with
+ * `relationshipsFromJson`.
+ */
+export function relationshipPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+  return firstPageJson({
+    columns: edgeColumns,
+    from: sql`${relationships} r cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)`,
+    where: sql`r.tenant_id = ${party.tenantId} and e.owner = ${party.id}`,
+    order: sql`r.created_at desc, r.id desc`,
+    limit,
+  });
+}
+
+export function relationshipsFromJson(json: unknown): RelationshipRow[] {
+  return Array.isArray(json) ? json.map((row) => toRelationshipRow(row as Record<string, unknown>)) : [];
 }
 
 /** Edge counts for many parties at once (for `totalCount`), one statement. */

@@ -5,6 +5,8 @@ export {
   referralCounts,
   referralCursor,
   referralPages,
+  referralPageJson,
+  referralsFromJson,
   referrerJson,
   referrersOf,
   type ReferralRow,

@@ -1,8 +1,8 @@
-import { and, count, eq, inArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { parties } from '../network/parties.sql';
 import type { PartyRow } from '../network/parties';
 import { referrals, type FraudSignal, type ReferralStatus } from './referrals.sql';
@@ -108,6 +108,25 @@ export async function referralPages(partyIds: readonly string[], page: PageReque
   return rowsByParty(partyIds, found.map((row) => [row.referrerId, row]));
 }
 
+/**
+ * A party's first page of the referrals it made (`referralPages` without a cursor) as JSON,
+ * correlated with a parties row, for a party's own statement to carry along; decode it with
+ * `referralsFromJson`.
+ */
+export function referralPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+  return firstPageJson({
+    columns: referralColumns,
+    from: sql`${referrals} f`,
+    where: sql`f.tenant_id = ${party.tenantId} and f.referrer_id = ${party.id}`,
+    order: sql`f.created_at desc, f.id desc`,
+    limit,
+  });
+}
+
+export function referralsFromJson(json: unknown): ReferralRow[] {
+  return Array.isArray(json) ? json.map((row) => toReferralRow(row as Record<string, unknown>)) : [];
+}
+
 /** How many referrals each party made (for `totalCount`), one statement. */
 export async function referralCounts(partyIds: readonly string[]): Promise<Map<string, number>> {
   const ids = [...new Set(partyIds.filter(isUuid))];
@@ -141,7 +160,7 @@ export async function referrersOf(partyIds: readonly string[]): Promise<Map<stri
  * of parties that fetches it in its own statement (`PartyPageExtras`). Decode it with
  * `partyFromJson`.
  */
-export function referrerJson(party: { tenantId: AnyColumn; id: AnyColumn }): SQL<Record<string, unknown> | null> {
+export function referrerJson(party: CorrelatedParty): SQL<Record<string, unknown> | null> {
   return sql<Record<string, unknown> | null>`(select row_to_json(referrer) from ${referrals} r
     join ${parties} referrer on referrer.tenant_id = r.tenant_id and referrer.id = r.referrer_id
     where r.tenant_id = ${party.tenantId} and r.referee_id = ${party.id})`;

@@ -1,9 +1,9 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { actorColumns } from '../actor';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { forwardStages, stages, type Stage } from './enums';
 import { stageTransitions } from './stage-transitions.sql';
 
@@ -59,6 +59,24 @@ export async function stageHistoryPages(partyIds: readonly string[], page: PageR
     order by party_id, n`);
   const transitions = rows.map(toTransition);
   return rowsByParty(partyIds, transitions.map((row) => [row.partyId, row]));
+}
+
+/**
+ * A party's first page of history (`stageHistoryPages` without a cursor) as JSON, correlated with
+ * a parties row, for a party's own statement to carry along; decode it with `transitionsFromJson`.
+ */
+export function stageHistoryPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+  return firstPageJson({
+    columns: transitionColumns,
+    from: sql`stage_transitions t`,
+    where: sql`t.tenant_id = ${party.tenantId} and t.party_id = ${party.id}`,
+    order: sql`t.at desc, t.id desc`,
+    limit,
+  });
+}
+
+export function transitionsFromJson(json: unknown): StageTransitionRow[] {
+  return Array.isArray(json) ? json.map((row) => toTransition(row as Record<string, unknown>)) : [];
 }
 
 /** The current tenant's transitions with these ids (unknown ids are left out). */

@@ -1,3 +1,4 @@
+import { correlatedParty } from '@guanxi/core';
 import {
   findSnapshots,
   latestSnapshotJson,
@@ -9,7 +10,7 @@ import {
   snapshotKey,
   type LoyaltySnapshotRow,
 } from '@guanxi/core/loyalty';
-import { parties, type PartyRow } from '@guanxi/core/network';
+import type { PartyRow } from '@guanxi/core/network';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
 import { partyConnections } from '../connections';
@@ -97,7 +98,7 @@ const LoyaltyHistoryConnection = builder.connectionObject(
 );
 
 // A page of parties that selects `loyalty` reads it in its own statement.
-prefetchableOnParty('loyalty', { sql: latestSnapshotJson(parties), decode: snapshotFromJson });
+prefetchableOnParty('loyalty', { sql: latestSnapshotJson(correlatedParty), decode: snapshotFromJson });
 
 builder.objectFields(Party, (t) => ({
   loyalty: t.loadable({

@@ -1,4 +1,7 @@
+import { correlatedParty } from '@guanxi/core';
 import {
+  orderPageJson,
+  ordersFromJson,
   findOrders,
   orderCounts,
   orderCursor,
@@ -12,6 +15,7 @@ import { partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { CurrencyEnum, Money } from '../money';
 import { Party } from './party';
+import { prefetchablePageOnParty, prefetchedPages } from './prefetch';
 
 export const Order = builder.loadableNode('Order', {
   description: 'A purchase by a party: the raw material of loyalty scoring and of the stage policy.',
@@ -53,6 +57,9 @@ const PartyOrderConnection = builder.connectionObject(
   { description: "One order in a page of a party's orders.", nodeField: { description: 'The order.' } },
 );
 
+// A party's own statement can read its first page of orders along (prefetch.ts).
+prefetchablePageOnParty('orders', { sql: (limit) => orderPageJson(correlatedParty, limit), decode: ordersFromJson });
+
 builder.objectField(Party, 'orders', (t) =>
   t.loadable({
     type: PartyOrderConnection,
@@ -60,10 +67,10 @@ builder.objectField(Party, 'orders', (t) =>
     authScopes: { networkRead: true },
     byPath: true,
     args: t.arg.connectionArgs(),
-    load: (partyIds: string[], _context, args) =>
+    load: (partyIds: string[], context, args) =>
       partyConnections(partyIds, args, {
         cursor: orderCursor,
-        fetch: (page) => orderPages(partyIds, page),
+        fetch: async (page) => prefetchedPages(context, 'orders', partyIds, page) ?? orderPages(partyIds, page),
         count: () => orderCounts(partyIds),
       }),
     resolve: (party) => party.id,

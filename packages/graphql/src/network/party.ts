@@ -4,6 +4,7 @@ import {
   createParty,
   defaultPartyOrder,
   findParties,
+  findPartyWithExtras,
   listParties,
   partyCursor,
   partyKinds,
@@ -201,7 +202,15 @@ builder.queryFields((t) => ({
     description:
       "The party with this id, archived, merged and erased ones included; null when the tenant has none with it. Needs network:read (every role, or the NETWORK_READ scope).",
     args: { id: t.arg.globalID({ required: true, for: [Party], description: 'Global id of the party.' }) },
-    resolve: (_root, args) => args.id.id,
+    resolve: async (_root, args, context, info) => {
+      // The party's statement also reads what its fields would load (prefetch.ts); with nothing
+      // to read along, the party loads through its batched loader.
+      const extras = partyPrefetchesOf(info, 'self');
+      if (Object.keys(extras).length === 0) return args.id.id;
+      const party = await findPartyWithExtras(args.id.id, extras);
+      if (party) keepPrefetched(context, [party]);
+      return party;
+    },
   }),
   parties: t.connection(
     {
@@ -220,7 +229,7 @@ builder.queryFields((t) => ({
         const filter = args.filter ?? {};
         const order = args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction ?? 'ASC' } : defaultPartyOrder;
         // The page's statement also reads what its parties' fields would load (prefetch.ts).
-        const extras = partyPrefetchesOf(info);
+        const extras = partyPrefetchesOf(info, 'edges');
         return keysetConnection<ListedParty>(
           args,
           (party) => partyCursor(party, order),

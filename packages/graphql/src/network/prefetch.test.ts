@@ -31,6 +31,25 @@ beforeAll(async () => {
     );
     expect(recordOrder.userErrors).toEqual([]);
   }
+  // P0's own page: edges from either end, stage moves, more orders than one page holds.
+  for (const [from, to, type] of [[0, 1, 'FRIEND'], [2, 0, 'COLLEAGUE'], [0, 3, 'FAMILY'], [4, 5, 'FRIEND']] as const) {
+    const { connectParties } = await tenant.query(
+      `mutation ($input: ConnectPartiesInput!) { connectParties(input: $input) { userErrors { message } } }`,
+      { input: { fromId: people[from]!.id, toId: people[to]!.id, type } },
+    );
+    expect(connectParties.userErrors).toEqual([]);
+  }
+  for (const to of ['TRUST_BUILDING', 'LOYALTY_GROWTH']) {
+    const { moveStage } = await tenant.query(`mutation ($input: MoveStageInput!) { moveStage(input: $input) { userErrors { message } } }`, {
+      input: { partyId: people[0]!.id, to },
+    });
+    expect(moveStage.userErrors).toEqual([]);
+  }
+  for (let i = 0; i < 4; i++) {
+    await tenant.query(`mutation ($input: RecordOrderInput!) { recordOrder(input: $input) { userErrors { message } } }`, {
+      input: { partyId: people[0]!.id, amount: `${5 + i}.10`, placedAt: `2025-04-0${i + 1}T08:00:00Z` },
+    });
+  }
   for (const asOf of ['2025-06-01', '2025-06-02']) {
     const { runScoring } = await tenant.query(`mutation ($asOf: Date!) { runScoring(input: { asOf: $asOf }) { userErrors { message } } }`, { asOf });
     expect(runScoring.userErrors).toEqual([]);
@@ -116,6 +135,53 @@ test('a page that selects neither field fetches neither; the loaders then take o
     { id: people[0]!.id },
   );
   expect(nested.data.party.referrals.edges).toHaveLength(5);
-  // The admission, the party, its referrals, the referees, their snapshots, their referrers.
-  expect(nested.withoutControl).toBe(6);
+  // The admission, the party with its first page of referrals (read along), the referees, their
+  // snapshots, their referrers.
+  expect(nested.withoutControl).toBe(5);
+});
+
+// (d) of the bench: one party's own page.
+const detailFields = `id displayName stage
+  relationships(first: 10) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id type from { id } to { id } } } }
+  orders(first: 3) { pageInfo { hasNextPage endCursor } edges { cursor node { id amount { amount currency } placedAt satisfaction } } }
+  stageHistory(first: 10) { edges { cursor node { id from to at reason } } }
+  referrals(first: 10) { edges { node { id status createdAt referee { id } reward { amount currency } } } }
+  loyalty { score tier asOf }`;
+
+test('a party page (d) reads its first pages along: begin, admission, the party, the edge ends, commit', async () => {
+  const { data, statements, withoutControl } = await run(`query ($id: ID!) { party(id: $id) { ${detailFields} } }`, { id: people[0]!.id });
+  const party = data.party;
+  // Three edges made by hand and the five REFERRED edges of P0's referrals.
+  expect(party.relationships.totalCount).toBe(8);
+  expect(party.orders.pageInfo.hasNextPage).toBe(true);
+  expect(party.orders.edges).toHaveLength(3);
+  expect(party.stageHistory.edges.map((e: any) => e.node.to)).toEqual(['LOYALTY_GROWTH', 'TRUST_BUILDING', 'INITIAL_CONTACT']);
+  expect(party.referrals.edges).toHaveLength(5);
+  console.info(`(d) statements besides begin/commit: ${withoutControl}`);
+  // The admission, the party with its four first pages and loyalty, the edges' ends (Party rows), and
+  // the relationships' totalCount (asked for).
+  expect(withoutControl).toBe(4);
+  expect(statements).toHaveLength(usingPostgres() ? 6 : 4);
+  // The same fields through node(id), where nothing is read along: equal, field by field.
+  const viaNode = await run(`query ($id: ID!) { node(id: $id) { ... on Party { ${detailFields} } } }`, { id: people[0]!.id });
+  expect(viaNode.withoutControl).toBeGreaterThan(withoutControl);
+  expect(party).toEqual(viaNode.data.node);
+});
+
+test('pages past the first, other sizes and filtered lists are read by their loaders, unchanged', async () => {
+  const first = await tenant.query(`query ($id: ID!) { party(id: $id) { orders(first: 3) { pageInfo { endCursor } edges { node { id } } } } }`, { id: people[0]!.id });
+  const next = await run(
+    `query ($id: ID!, $after: String) { party(id: $id) { loyalty { score } orders(first: 3, after: $after) { edges { node { id } } } relationships(types: [FRIEND]) { edges { node { type } } } } }`,
+    { id: people[0]!.id, after: first.party.orders.pageInfo.endCursor },
+  );
+  const all = await tenant.query(`query ($id: ID!) { party(id: $id) { orders(first: 100) { edges { node { id } } } } }`, { id: people[0]!.id });
+  const ids = all.party.orders.edges.map((e: any) => e.node.id);
+  expect(next.data.party.orders.edges.map((e: any) => e.node.id)).toEqual(ids.slice(3, 6));
+  expect(next.data.party.relationships.edges).toEqual([{ node: { type: 'FRIEND' } }]);
+  const page = next.statements.filter((s) => !control.test(s))[1]!;
+  expect(page).toMatch(/row_to_json\(latest\)/);
+  expect(page).not.toMatch(/json_agg/);
+  // An oversized first is refused as before, not read along.
+  const refused = await tenant.request(`query ($id: ID!) { party(id: $id) { orders(first: 101) { edges { node { id } } } } }`, { id: people[0]!.id });
+  expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 });

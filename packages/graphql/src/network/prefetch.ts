@@ -1,36 +1,77 @@
+import type { PartyRows } from '@guanxi/core';
 import type { PartyPageExtras } from '@guanxi/core/network';
 import { createContextCache } from '@pothos/core';
-import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { parseCursorConnectionArgs } from '@pothos/plugin-relay';
+import {
+  getArgumentValues,
+  isObjectType,
+  Kind,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 
 /**
- * Party fields a page of parties can fetch in its own statement. The module that owns a field
- * registers it here (its SQL and how to decode the value); the `parties` list looks ahead at its
- * selection, asks for the registered fields it finds under `edges.node`, and hands each
- * row's value to the field's loader, which then does no I/O for that page. A field asked for
- * elsewhere (a single `party`, a nested list) loads in its batched statement as before.
+ * Party fields a party's own statement can read along: a page of parties (`parties`) for its rows,
+ * a single `party` for itself. The module that owns a field registers it here (its SQL and how to
+ * decode the value); the list or the party looks ahead at its selection, asks for the registered
+ * fields it finds, and hands each party's value to the field's loader, which then does no I/O for
+ * it. A field asked for elsewhere (under `node`, in a nested list) loads in its own batched
+ * statement as before.
+ *
+ * Two kinds: a field with no arguments (the latest snapshot, the referrer), and the first page of
+ * a connection (`orders(first: 10)`): fetched along only without a cursor and for `first` (or the
+ * default size) within the page limits, keyed by the rows the page reads, so the loader finds the
+ * very page it would have read.
  */
+type Extra = PartyPageExtras[string];
+
 export interface PartyPrefetch {
-  /** The value, as a scalar subquery correlated with the page's parties row. */
-  sql: PartyPageExtras[string];
+  /** The value, as a scalar subquery correlated with the statement's parties row. */
+  sql: Extra;
   /** The field's loader value from the fetched one. */
   decode: (value: unknown) => unknown;
 }
 
-const partyPrefetches = new Map<string, PartyPrefetch>();
-
-/** Registers `field` of Party as one a page of parties can fetch along (at schema build). */
-export function prefetchableOnParty(field: string, prefetch: PartyPrefetch): void {
-  partyPrefetches.set(field, prefetch);
+export interface PartyPagePrefetch {
+  /** The first `limit` rows of the party's list, as a JSON array correlated with its parties row. */
+  sql: (limit: number) => Extra;
+  decode: (value: unknown) => unknown[];
+  /** Arguments besides the page's that change the rows (a filter): present, nothing is read along. */
+  filters?: readonly string[];
 }
 
-/** The names of the fields selected directly in `selectionSet`, fragments included. */
-function fieldsOf(selectionSet: SelectionSetNode | undefined, fragments: Record<string, FragmentDefinitionNode>, into: Map<string, SelectionSetNode[]>, seen = new Set<string>()): void {
+const fieldPrefetches = new Map<string, PartyPrefetch>();
+const pagePrefetches = new Map<string, PartyPagePrefetch>();
+
+/** Registers `field` of Party (no arguments) as one a party's statement can read along. */
+export function prefetchableOnParty(field: string, prefetch: PartyPrefetch): void {
+  fieldPrefetches.set(field, prefetch);
+}
+
+/** Registers the connection `field` of Party: its first page can be read along. */
+export function prefetchablePageOnParty(field: string, prefetch: PartyPagePrefetch): void {
+  pagePrefetches.set(field, prefetch);
+}
+
+// Page sizes as connections.ts gives them to Pothos.
+const pageSizes = { defaultSize: 20, maxSize: 100 };
+
+/** The extra's name of the first page of `field` that reads `limit` rows. */
+const pageKey = (field: string, limit: number) => `${field}@${limit}`;
+
+/** The fields selected directly in `selectionSet`, fragments included, with their nodes. */
+function fieldsOf(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: Record<string, FragmentDefinitionNode>,
+  into: Map<string, FieldNode[]>,
+  seen = new Set<string>(),
+): void {
   if (!selectionSet) return;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
-      const list = into.get(selection.name.value) ?? [];
-      if (selection.selectionSet) list.push(selection.selectionSet);
-      into.set(selection.name.value, list);
+      into.set(selection.name.value, [...(into.get(selection.name.value) ?? []), selection]);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       fieldsOf(selection.selectionSet, fragments, into, seen);
     } else if (!seen.has(selection.name.value)) {
@@ -40,49 +81,65 @@ function fieldsOf(selectionSet: SelectionSetNode | undefined, fragments: Record<
   }
 }
 
-function childSelections(sets: SelectionSetNode[], field: string, fragments: Record<string, FragmentDefinitionNode>): SelectionSetNode[] {
-  const found = new Map<string, SelectionSetNode[]>();
+function selected(sets: readonly (SelectionSetNode | undefined)[], fragments: Record<string, FragmentDefinitionNode>) {
+  const found = new Map<string, FieldNode[]>();
   for (const set of sets) fieldsOf(set, fragments, found);
-  return found.get(field) ?? [];
+  return found;
 }
 
 /**
- * The registered fields this connection field selects on its parties (`edges { node { … } }`), as
- * the extras of the page's statement. Over-asking is harmless (a field under a
- * skipped fragment is fetched and not read); under-asking only costs the loader's statement.
+ * The extras of a party's statement for what `info`'s field selects on its parties: the field's
+ * own selection (`party`), or its `edges { node { … } }` (`parties`). Over-asking is harmless (a
+ * field under a skipped fragment is read and not used); under-asking costs the loader's statement.
  */
-export function partyPrefetchesOf(info: GraphQLResolveInfo): PartyPageExtras {
-  if (partyPrefetches.size === 0) return {};
-  const own = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
-  const nodes = childSelections(childSelections(own, 'edges', info.fragments), 'node', info.fragments);
-  const selected = new Map<string, SelectionSetNode[]>();
-  for (const set of nodes) fieldsOf(set, info.fragments, selected);
+export function partyPrefetchesOf(info: GraphQLResolveInfo, at: 'self' | 'edges'): PartyPageExtras {
+  const own = info.fieldNodes.map((node) => node.selectionSet);
+  const sets =
+    at === 'self'
+      ? own
+      : (selected((selected(own, info.fragments).get('edges') ?? []).map((n) => n.selectionSet), info.fragments).get('node') ?? []).map(
+          (n) => n.selectionSet,
+        );
+  const fields = selected(sets, info.fragments);
   const extras: PartyPageExtras = {};
-  for (const [field, prefetch] of partyPrefetches) if (selected.has(field)) extras[field] = prefetch.sql;
+  for (const [field, prefetch] of fieldPrefetches) if (fields.has(field)) extras[field] = prefetch.sql;
+  const party = info.schema.getType('Party');
+  if (!isObjectType(party)) return extras;
+  for (const [field, prefetch] of pagePrefetches) {
+    const definition = party.getFields()[field];
+    for (const node of definition ? (fields.get(field) ?? []) : []) {
+      const args = getArgumentValues(definition!, node, info.variableValues);
+      if (args.after != null || args.before != null || args.last != null) continue;
+      if (prefetch.filters?.some((name) => args[name] != null)) continue;
+      if (typeof args.first === 'number' && (args.first < 0 || args.first > pageSizes.maxSize)) continue;
+      const { limit } = parseCursorConnectionArgs({ args, ...pageSizes });
+      extras[pageKey(field, limit)] = prefetch.sql(limit);
+    }
+  }
   return extras;
 }
 
-/** Per request: what pages fetched along, by field, then by party id. */
+/** Per request: what parties' statements read along, by extra's name, then by party id. */
 const prefetchedOf = createContextCache((_context: object) => new Map<string, Map<string, unknown>>());
 
-/** Keeps the values a page fetched along (`ListedParty.extras`) for the fields' loaders. */
+/** Keeps what a party's statement read along (`extras`, by name) for the fields' loaders. */
 export function keepPrefetched(context: object, rows: readonly { id: string; extras?: Record<string, unknown> }[]): void {
   const store = prefetchedOf(context);
   for (const row of rows) {
-    if (!row.extras) continue;
-    for (const [field, value] of Object.entries(row.extras)) {
-      const prefetch = partyPrefetches.get(field);
-      if (!prefetch) continue;
-      let values = store.get(field);
-      if (!values) store.set(field, (values = new Map()));
-      values.set(row.id, prefetch.decode(value));
+    for (const [name, value] of Object.entries(row.extras ?? {})) {
+      const field = name.split('@')[0]!;
+      const decode = name.includes('@') ? pagePrefetches.get(field)?.decode : fieldPrefetches.get(field)?.decode;
+      if (!decode) continue;
+      let values = store.get(name);
+      if (!values) store.set(name, (values = new Map()));
+      values.set(row.id, decode(value));
     }
   }
 }
 
 /**
- * A loader's batch for `field`: the values pages fetched along, and `fetch` for the other keys
- * only (not called at all when every key was fetched along), in the order of `keys`.
+ * A loader's batch for `field`: the values read along, and `fetch` for the other keys only (not
+ * called at all when every key was read along), in the order of `keys`.
  */
 export async function loadPrefetched<V>(
   context: object,
@@ -94,4 +151,20 @@ export async function loadPrefetched<V>(
   const missing = known ? keys.filter((key) => !known.has(key)) : [...keys];
   const fetched = missing.length > 0 ? await fetch(missing) : new Map<string, V>();
   return keys.map((key) => (known?.has(key) ? (known.get(key) as V | null) : (fetched.get(key) ?? null)));
+}
+
+/**
+ * The first pages of `field` for `partyIds` when every one was read along for this page request
+ * (no cursor, the same number of rows), else null: the loader then reads them itself.
+ */
+export function prefetchedPages<Row>(
+  context: object,
+  field: string,
+  partyIds: readonly string[],
+  page: { after?: string; before?: string; limit: number; inverted: boolean },
+): PartyRows<Row>[] | null {
+  if (page.after || page.before || page.inverted) return null;
+  const known = prefetchedOf(context).get(pageKey(field, page.limit));
+  if (!known || !partyIds.every((id) => known.has(id))) return null;
+  return partyIds.map((partyId) => ({ partyId, rows: known.get(partyId) as Row[] }));
 }

@@ -1,4 +1,7 @@
+import { correlatedParty } from '@guanxi/core';
 import {
+  relationshipPageJson,
+  relationshipsFromJson,
   connectParties,
   disconnectParties,
   findParties,
@@ -17,6 +20,7 @@ import { builder } from '../builder';
 import { partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Party } from './party';
+import { prefetchablePageOnParty, prefetchedPages } from './prefetch';
 
 export const RelationshipTypeEnum = builder.enumType('RelationshipType', {
   description:
@@ -85,6 +89,13 @@ const PartyRelationshipConnection = builder.connectionObject(
   },
 );
 
+// A party's own statement can read its first page of edges along (prefetch.ts), unfiltered.
+prefetchablePageOnParty('relationships', {
+  sql: (limit) => relationshipPageJson(correlatedParty, limit),
+  decode: relationshipsFromJson,
+  filters: ['types'],
+});
+
 builder.objectField(Party, 'relationships', (t) =>
   t.loadable({
     type: PartyRelationshipConnection,
@@ -96,11 +107,12 @@ builder.objectField(Party, 'relationships', (t) =>
       types: t.arg({ type: [RelationshipTypeEnum], description: 'Only edges of these types; absent or empty: every type.' }),
       ...t.arg.connectionArgs(),
     },
-    load: (partyIds: string[], _context, args) => {
+    load: (partyIds: string[], context, args) => {
       const types = args.types ?? null;
       return partyConnections(partyIds, args, {
         cursor: relationshipCursor,
-        fetch: (page) => relationshipPages(partyIds, { ...page, types }),
+        fetch: async (page) =>
+          (types?.length ? null : prefetchedPages(context, 'relationships', partyIds, page)) ?? relationshipPages(partyIds, { ...page, types }),
         count: () => relationshipCounts(partyIds, types),
       });
     },

@@ -1,3 +1,4 @@
+import { correlatedParty } from '@guanxi/core';
 import {
   convertReferral,
   countSuspiciousReferrals,
@@ -15,6 +16,8 @@ import {
   referralStatuses,
   referralTree,
   treeCursor,
+  referralPageJson,
+  referralsFromJson,
   referrerJson,
   referrersOf,
   referrerRankings,
@@ -28,14 +31,14 @@ import {
   type ReferralTreeNode,
   type TopReferrer,
 } from '@guanxi/core/referrals';
-import { parties, partyFromJson } from '@guanxi/core/network';
+import { partyFromJson } from '@guanxi/core/network';
 import { builder } from '../builder';
 import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Money, tenantMoney } from '../money';
 import { Order, RecordOrderPayload } from '../network/order';
 import { Party } from '../network/party';
-import { loadPrefetched, prefetchableOnParty } from '../network/prefetch';
+import { loadPrefetched, prefetchableOnParty, prefetchablePageOnParty, prefetchedPages } from '../network/prefetch';
 
 export const ReferralStatusEnum = builder.enumType('ReferralStatus', {
   description: 'PENDING → CONVERTED → REWARDED, or REJECTED with a reason.',
@@ -131,9 +134,12 @@ const PartyReferralConnection = builder.connectionObject(
 
 // A page of parties that selects `referredBy` reads the referrers in its own statement.
 prefetchableOnParty('referredBy', {
-  sql: referrerJson(parties),
+  sql: referrerJson(correlatedParty),
   decode: (value) => (value && typeof value === 'object' ? partyFromJson(value as Record<string, unknown>) : null),
 });
+
+// A party's own statement can read its first page of referrals made along (prefetch.ts).
+prefetchablePageOnParty('referrals', { sql: (limit) => referralPageJson(correlatedParty, limit), decode: referralsFromJson });
 
 builder.objectFields(Party, (t) => ({
   referralCode: t.loadable({
@@ -166,10 +172,10 @@ builder.objectFields(Party, (t) => ({
     description: 'The referrals this party made, newest first.',
     byPath: true,
     args: t.arg.connectionArgs(),
-    load: (partyIds: string[], _context, args) =>
+    load: (partyIds: string[], context, args) =>
       partyConnections(partyIds, args, {
         cursor: referralCursor,
-        fetch: (page) => referralPages(partyIds, page),
+        fetch: async (page) => prefetchedPages(context, 'referrals', partyIds, page) ?? referralPages(partyIds, page),
         count: () => referralCounts(partyIds),
       }),
     resolve: (party) => party.id,

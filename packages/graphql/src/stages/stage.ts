@@ -1,4 +1,7 @@
+import { correlatedParty } from '@guanxi/core';
 import {
+  stageHistoryPageJson,
+  transitionsFromJson,
   allowedManualMoves,
   applyStagePolicy,
   churnGroupings,
@@ -20,6 +23,7 @@ import { builder } from '../builder';
 import { partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Party, PartyKindEnum, SegmentEnum, StageEnum, TierEnum } from '../network/party';
+import { prefetchablePageOnParty, prefetchedPages } from '../network/prefetch';
 
 export const StageTransition = builder.loadableNode('StageTransition', {
   description:
@@ -71,6 +75,9 @@ const AllowedMove = builder.objectRef<{ to: (typeof StageEnum)['$inferType']; re
   }),
 });
 
+// A party's own statement can read its first page of history along (prefetch.ts).
+prefetchablePageOnParty('stageHistory', { sql: (limit) => stageHistoryPageJson(correlatedParty, limit), decode: transitionsFromJson });
+
 builder.objectFields(Party, (t) => ({
   stageHistory: t.loadable({
     type: StageHistoryConnection,
@@ -78,10 +85,10 @@ builder.objectFields(Party, (t) => ({
     authScopes: { networkRead: true },
     byPath: true,
     args: t.arg.connectionArgs(),
-    load: (partyIds: string[], _context, args) =>
+    load: (partyIds: string[], context, args) =>
       partyConnections(partyIds, args, {
         cursor: transitionCursor,
-        fetch: (page) => stageHistoryPages(partyIds, page),
+        fetch: async (page) => prefetchedPages(context, 'stageHistory', partyIds, page) ?? stageHistoryPages(partyIds, page),
         count: () => stageHistoryCounts(partyIds),
       }),
     resolve: (party: PartyRow) => party.id,
