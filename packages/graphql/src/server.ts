@@ -12,6 +12,7 @@ import {
   JwtRejected,
   type JwtSettings,
   type JwtVerifier,
+  type LookupTicket,
   type RateLimits,
   type RateLimitVerdict,
   isWellFormedApiKey,
@@ -232,27 +233,36 @@ async function checkCredential(credential: Credential, config: ServerConfig, ver
   }
 }
 
-async function lookupWithoutGuard<T>(secret: string, lookup: (secret: string) => Promise<T | null>) {
-  const value = await lookup(secret);
-  return value === null ? ({ outcome: 'unknown' } as const) : ({ outcome: 'found', value } as const);
-}
-
 const unknownApiKey = () => unauthenticated('The API key is unknown, revoked, expired or malformed');
 
 /**
+ * What the credential guard says of an API key before any transaction opens: a key it remembers
+ * as failed, or a flood over the server's budget of unknown keys, is refused without touching the
+ * database; otherwise a ticket for the one lookup the admission makes.
+ */
+function guardApiKey(admission: PendingAdmission, guard: CredentialGuard | null, address: string): LookupTicket | null {
+  if (!guard || admission.kind !== 'API_KEY') return null;
+  const ticket = guard.beforeLookup(admission.secret);
+  if (!('outcome' in ticket)) return ticket;
+  if (ticket.outcome === 'refused') throw tooManyFailures(ticket.verdict);
+  guard.recordFailure(address);
+  throw unknownApiKey();
+}
+
+/**
  * Admits a tenant caller by the first statement of the request's transaction `tx` (key lookup,
- * rate limit, tenant: migration 0009), under the credential guard. Refusals are thrown: the
- * transaction then rolls back and nothing else runs.
+ * rate limit, tenant: migration 0009). Refusals are thrown: the transaction then rolls back and
+ * nothing else runs.
  */
 async function admitTenantCaller(
   tx: Transaction,
   admission: PendingAdmission,
   limits: RateLimits | null,
-  guard: CredentialGuard | null,
+  guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
   address: string,
 ): Promise<Actor> {
   const refuse = (error: GraphQLError): never => {
-    if (guard && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
+    if (guard && error.extensions.code === 'UNAUTHENTICATED') guard.guard.recordFailure(address);
     throw error;
   };
   if (admission.kind === 'USER') {
@@ -261,12 +271,17 @@ async function admitTenantCaller(
     if (!verdict.allowed) throw rateLimited(verdict);
     return admission.actor;
   }
-  const lookup = (secret: string) => admitApiKey(tx, secret, limits);
-  const checked = guard ? await guard.checkApiKey(admission.secret, lookup) : await lookupWithoutGuard(admission.secret, lookup);
-  if (checked.outcome === 'refused') throw tooManyFailures(checked.verdict);
-  if (checked.outcome === 'unknown') return refuse(unknownApiKey());
-  if (!checked.value.rateLimit.allowed) throw rateLimited(checked.value.rateLimit);
-  return checked.value.actor;
+  let admitted;
+  try {
+    admitted = await admitApiKey(tx, admission.secret, limits);
+  } catch (error) {
+    if (guard) guard.guard.lookupFailed(guard.ticket);
+    throw error;
+  }
+  if (guard) guard.guard.afterLookup(guard.ticket, admitted !== null);
+  if (!admitted) return refuse(unknownApiKey());
+  if (!admitted.rateLimit.allowed) throw rateLimited(admitted.rateLimit);
+  return admitted.actor;
 }
 
 /**
@@ -326,17 +341,20 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
       };
       const admission = context.admission;
       if (!admission) return addWarnings;
-      setExecuteFn((executeArgs) =>
-        withAdmittedTenant(
+      setExecuteFn(async (executeArgs) => {
+        // Before the transaction: a key the guard refuses costs no statement at all.
+        const ticket = guardApiKey(admission, options.guard, context.clientAddress);
+        const guarded = options.guard && ticket ? { guard: options.guard, ticket } : null;
+        return (await withAdmittedTenant(
           db,
-          (tx) => admitTenantCaller(tx, admission, options.limits, options.guard, context.clientAddress),
+          (tx) => admitTenantCaller(tx, admission, options.limits, guarded, context.clientAddress),
           async (caller) => {
             context.caller = caller;
             options.noteCaller(context.request, caller);
             return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
           },
-        ) as never,
-      );
+        )) as never;
+      });
       return addWarnings;
     },
   };

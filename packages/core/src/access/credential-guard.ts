@@ -123,6 +123,25 @@ export class CredentialGuard {
    * lookups is spent, a key not seen to work is refused without one.
    */
   async checkApiKey<T>(secret: string, lookup: (secret: string) => Promise<T | null>): Promise<GuardedLookup<T>> {
+    const ticket = this.beforeLookup(secret);
+    if ('outcome' in ticket) return ticket;
+    let found: T | null;
+    try {
+      found = await lookup(secret);
+    } catch (error) {
+      this.lookupFailed(ticket);
+      throw error;
+    }
+    this.afterLookup(ticket, found !== null);
+    return found === null ? { outcome: 'unknown' } : { outcome: 'found', value: found };
+  }
+
+  /**
+   * `checkApiKey` in two halves, for a lookup that is the first statement of a transaction the
+   * caller opens only when it is needed: the answer from memory (no lookup: no transaction), or a
+   * ticket for one lookup, counted against the budget now, so a burst sent all at once is capped.
+   */
+  beforeLookup(secret: string): LookupTicket | { outcome: 'unknown' } | { outcome: 'refused'; verdict: GuardVerdict & { allowed: false } } {
     if (!isWellFormedApiKey(secret)) return { outcome: 'unknown' };
     const hash = hashApiKeySecret(secret);
     if (this.failedKeys.has(hash)) {
@@ -136,26 +155,32 @@ export class CredentialGuard {
       return { outcome: 'refused', verdict: { allowed: false, reason: 'server', retryAfterSeconds: 1 } };
     }
     this.counters.lookups++;
-    // Counted before the lookup, so a burst sent all at once is capped too; a key that turns out
-    // good gives its place back.
     const window = this.unknownLookups;
     window.count++;
-    let found: T | null;
-    try {
-      found = await lookup(secret);
-    } catch (error) {
-      window.count--;
-      throw error;
-    }
-    if (found === null) {
-      this.goodKeys.delete(hash);
-      this.failedKeys.add(hash);
-      return { outcome: 'unknown' };
-    }
-    window.count--;
-    this.goodKeys.add(hash);
-    return { outcome: 'found', value: found };
+    return { hash, window };
   }
+
+  /** What the ticket's lookup found: a good key gives its place in the budget back. */
+  afterLookup(ticket: LookupTicket, found: boolean): void {
+    if (found) {
+      ticket.window.count--;
+      this.goodKeys.add(ticket.hash);
+    } else {
+      this.goodKeys.delete(ticket.hash);
+      this.failedKeys.add(ticket.hash);
+    }
+  }
+
+  /** The ticket's lookup never answered (the database failed): it costs nothing. */
+  lookupFailed(ticket: LookupTicket): void {
+    ticket.window.count--;
+  }
+}
+
+/** One lookup the guard let through (`beforeLookup`). */
+export interface LookupTicket {
+  hash: string;
+  window: { second: number; count: number };
 }
 
 export type GuardedLookup<T> =

@@ -6,9 +6,15 @@ import { createStatementCounter, createTestApi, type TestApi } from '../../test/
 
 let api: TestApi;
 const counter = createStatementCounter();
+// Every statement, begin and rollback included (node-postgres logs them; PGlite runs its own): a
+// refusal from memory must not even open a transaction.
+const all: string[] = [];
 
 beforeAll(async () => {
-  api = await createTestApi({ rateLimits: null, credentialGuard: { failuresPerAddress: 5, unknownKeyLookupsPerSecond: 1000 } }, { logger: counter.logger });
+  api = await createTestApi(
+    { rateLimits: null, credentialGuard: { failuresPerAddress: 5, unknownKeyLookupsPerSecond: 1000 } },
+    { logger: { logQuery: (query, params) => void (all.push(query), counter.logger.logQuery(query, params)) } },
+  );
 });
 afterAll(() => api.close());
 
@@ -35,8 +41,10 @@ describe('wrong-credential floods', () => {
     // The control: the first time, the key is looked up.
     expect(counter.count).toBeGreaterThan(0);
     counter.reset();
+    all.length = 0;
     for (let i = 0; i < 3; i++) expect(await ask(fake, `192.0.2.${11 + i}`)).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
     expect(counter.count).toBe(0);
+    expect(all).toEqual([]);
   });
 
   test('an address past its budget of wrong credentials gets 429 without a lookup; other addresses and good keys are unaffected', async () => {
@@ -46,6 +54,7 @@ describe('wrong-credential floods', () => {
       expect(await ask(`ApiKey ${generateApiKeySecret()}`, attacker)).toMatchObject({ status: 401 });
     }
     counter.reset();
+    all.length = 0;
     const refused = await ask(`ApiKey ${generateApiKeySecret()}`, attacker);
     expect(refused).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
@@ -53,6 +62,7 @@ describe('wrong-credential floods', () => {
     expect(await ask(`ApiKey ${tenant.apiKey}`, attacker)).toMatchObject({ status: 429 });
     expect(await ask('Bearer not.a.jwt', attacker)).toMatchObject({ status: 429 });
     expect(counter.count).toBe(0);
+    expect(all).toEqual([]);
 
     expect(await ask(`ApiKey ${tenant.apiKey}`, '198.51.100.2')).toMatchObject({ status: 200, code: null });
     expect(await ask(`ApiKey ${generateApiKeySecret()}`, '198.51.100.3')).toMatchObject({ status: 401 });
