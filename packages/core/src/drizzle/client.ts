@@ -3,6 +3,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { lockDataDir } from './data-dir-lock';
+import { prepareStatements } from './prepared';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -140,6 +141,7 @@ export async function createDatabase(
     }
     const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
     survivePoolErrors(pool, onConnectionError);
+    prepareOnConnect(pool);
     const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
     return { db, driver: 'neon', location, close: () => pool.end() };
   }
@@ -148,6 +150,7 @@ export async function createDatabase(
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
   survivePoolErrors(pool, onConnectionError);
+  prepareOnConnect(pool);
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
 }
@@ -171,6 +174,11 @@ function survivePoolErrors<C extends { on(event: 'error', listener: (error: Erro
 ): void {
   pool.on('error', report);
   pool.on('connect', (client) => client.on('error', report));
+}
+
+/** Every new connection of the pool names its statements (prepared.ts): parsed and planned once per connection. */
+function prepareOnConnect<C extends { query: (...args: never[]) => unknown }>(pool: EventSource<C>): void {
+  pool.on('connect', (client) => prepareStatements(client));
 }
 
 function logConnectionError(error: Error): void {

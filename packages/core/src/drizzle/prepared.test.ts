@@ -1,0 +1,34 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, test } from 'vitest';
+import { createTestDatabase, usingPostgres } from '../test';
+import { preparedName } from './prepared';
+
+describe('which statements are prepared', () => {
+  test('the same text gets the same name; transaction control and settings run unnamed', () => {
+    const text = 'select "id" from "parties" where "tenant_id" = $1';
+    expect(preparedName(text)).toMatch(/^gx_[0-9a-f]{24}$/);
+    expect(preparedName(text)).toBe(preparedName(text));
+    expect(preparedName(`${text} limit $2`)).not.toBe(preparedName(text));
+    expect(preparedName('with x as (select 1) select * from x')).toMatch(/^gx_/);
+    expect(preparedName('begin')).toBeUndefined();
+    expect(preparedName('commit')).toBeUndefined();
+    expect(preparedName("select set_config('role', $1, true)")).toBeUndefined();
+  });
+});
+
+describe.runIf(usingPostgres())('on a connection', () => {
+  test('a statement sent twice is parsed and planned once: it is in pg_prepared_statements under its name', async () => {
+    const handle = await createTestDatabase({ maxConnections: 1 });
+    try {
+      const statement = sql`select count(*)::int as n from pg_class where relname = ${'parties'}`;
+      const first = await handle.db.execute<{ n: number }>(statement);
+      const second = await handle.db.execute<{ n: number }>(statement);
+      expect(second.rows).toEqual(first.rows);
+      const name = preparedName('select count(*)::int as n from pg_class where relname = $1');
+      const { rows } = await handle.db.execute<{ statement: string }>(sql`select statement from pg_prepared_statements where name = ${name}`);
+      expect(rows).toEqual([{ statement: 'select count(*)::int as n from pg_class where relname = $1' }]);
+    } finally {
+      await handle.close();
+    }
+  });
+});
