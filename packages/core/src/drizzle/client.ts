@@ -58,6 +58,12 @@ export interface DatabaseOptions {
   onConnectionError?: (error: Error) => void;
   /** Server drivers: how long a request waits for a connection before it fails (default 5 s). */
   connectTimeoutMs?: number;
+  /**
+   * Name every statement text so each connection plans it once (prepared.ts); default true.
+   * Protocol-level prepared statements pass Neon's pooler (PgBouncer ≥ 1.21); turn this off
+   * behind a pooler that does not support them.
+   */
+  preparedStatements?: boolean;
   /** Log every SQL statement (used by the statement-counting tests). */
   logger?: { logQuery(query: string, params: unknown[]): void };
 }
@@ -141,7 +147,7 @@ export async function createDatabase(
     }
     const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
     survivePoolErrors(pool, onConnectionError);
-    prepareOnConnect(pool);
+    if (options.preparedStatements !== false) prepareOnConnect(pool);
     const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
     return { db, driver: 'neon', location, close: () => pool.end() };
   }
@@ -150,7 +156,7 @@ export async function createDatabase(
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
   survivePoolErrors(pool, onConnectionError);
-  prepareOnConnect(pool);
+  if (options.preparedStatements !== false) prepareOnConnect(pool);
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
 }

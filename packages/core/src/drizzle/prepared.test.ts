@@ -31,4 +31,17 @@ describe.runIf(usingPostgres())('on a connection', () => {
       await handle.close();
     }
   });
+
+  test('with preparedStatements: false, statements run unnamed', async () => {
+    const handle = await createTestDatabase({ maxConnections: 1, preparedStatements: false });
+    try {
+      const statement = sql`select count(*)::int as n from pg_class where relname = ${'orders'}`;
+      await handle.db.execute(statement);
+      await handle.db.execute(statement);
+      const { rows } = await handle.db.execute<{ n: number }>(sql`select count(*)::int as n from pg_prepared_statements`);
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  });
 });
