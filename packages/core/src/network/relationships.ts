@@ -192,7 +192,9 @@ export async function relationshipPages(
       select e.owner, ${edgeColumns}, row_number() over (partition by e.owner order by r.created_at ${direction}, r.id ${direction}) as n
       from ${relationships} r
       cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)
-      where r.tenant_id = ${tenantId} and e.owner in ${ids} ${typeFilter} and ${bound}
+      -- The or lets the planner use both end indexes (e.owner alone reads every edge of the tenant).
+      where r.tenant_id = ${tenantId} and (r.from_party_id in ${ids} or r.to_party_id in ${ids})
+        and e.owner in ${ids} ${typeFilter} and ${bound}
     ) ranked
     where n <= ${page.limit}
     order by owner, n`);
@@ -208,7 +210,8 @@ export function relationshipPageJson(party: CorrelatedParty, limit: number): SQL
   return firstPageJson({
     columns: edgeColumns,
     from: sql`${relationships} r cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)`,
-    where: sql`r.tenant_id = ${party.tenantId} and e.owner = ${party.id}`,
+    // The or lets the planner use both end indexes (e.owner alone would read every edge of the tenant).
+    where: sql`r.tenant_id = ${party.tenantId} and (r.from_party_id = ${party.id} or r.to_party_id = ${party.id}) and e.owner = ${party.id}`,
     order: sql`r.created_at desc, r.id desc`,
     limit,
   });
@@ -226,12 +229,14 @@ export async function relationshipCounts(
   if (partyIds.length === 0) return new Map();
   const tenantId = useTenantId();
   const owner = sql`e.owner`;
+  const list = sql`(${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})`;
   const { rows } = await useTransaction().execute<{ owner: string; n: number }>(sql`
     select ${owner} as owner, count(*)::int as n
     from ${relationships} r
     cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)
     where r.tenant_id = ${tenantId}
-      and e.owner in (${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})
+      and (r.from_party_id in ${list} or r.to_party_id in ${list})
+      and e.owner in ${list}
       ${types?.length ? sql`and r.type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}
     group by e.owner`);
   return new Map(rows.map((row) => [row.owner, Number(row.n)]));
