@@ -8,21 +8,32 @@ import { createHash } from 'node:crypto';
  * (measured on the party page of `pnpm bench`: 2.9 ms to plan, 1.0 ms to execute; the plan cache
  * keeps a generic plan once it is no dearer than custom ones).
  *
- * Bounded: at most `maxPreparedTexts` texts in a process get a name (each connection holds a plan
- * per name it has seen), later ones run unnamed as before; transaction control and settings are
- * not worth preparing.
+ * Bounded: a text is named the second time it is sent (many texts are sent once: a batch's
+ * `in ($1, … $n)` differs with its length), and at most `maxPreparedTexts` texts in a process get
+ * a name (each connection holds a plan per name it has seen); the others run unnamed as before.
+ * Transaction control and settings are not worth preparing.
  */
 export const maxPreparedTexts = 500;
 
-const names = new Map<string, string>();
+/** Texts seen once, not yet named; forgotten all at once when full (only costs a second sighting). */
+const maxSightings = 5_000;
 
-/** The prepared-statement name of a statement text, or undefined when it runs unnamed. */
+const names = new Map<string, string>();
+const seenOnce = new Set<string>();
+
+/** The prepared-statement name of a statement text, or undefined when it runs unnamed this time. */
 export function preparedName(text: string): string | undefined {
   const known = names.get(text);
   if (known) return known;
   if (names.size >= maxPreparedTexts || !/^\s*(select|with|insert|update|delete)\b/i.test(text) || /^\s*select set_config\(/i.test(text)) {
     return undefined;
   }
+  if (!seenOnce.has(text)) {
+    if (seenOnce.size >= maxSightings) seenOnce.clear();
+    seenOnce.add(text);
+    return undefined;
+  }
+  seenOnce.delete(text);
   const name = `gx_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
   names.set(text, name);
   return name;
