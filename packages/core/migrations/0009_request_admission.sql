@@ -13,7 +13,7 @@ ALTER TABLE "rate_limit_counters" ADD CONSTRAINT "rate_limit_counters_tenant_id_
 -- the tenant does not exist (a validly signed token can name any id: nothing is counted). Under the
 -- caller's tenant (app.tenant_id), like every write of the application.
 CREATE OR REPLACE FUNCTION guanxi_count_request(p_tenant uuid, p_subject text, p_window_start timestamptz)
-RETURNS TABLE (subject text, requests integer)
+RETURNS TABLE (tenant_requests integer, caller_requests integer)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   counted text;
@@ -38,9 +38,9 @@ BEGIN
   END LOOP;
   -- Committed slots and this request's own; requests still in flight are not seen yet.
   RETURN QUERY
-    SELECT c.subject, sum(c.count)::integer FROM rate_limit_counters c
-     WHERE c.tenant_id = p_tenant AND c.subject IN ('tenant', p_subject) AND c.window_start = p_window_start
-     GROUP BY c.subject;
+    SELECT (sum(c.count) FILTER (WHERE c.subject = 'tenant'))::integer, (sum(c.count) FILTER (WHERE c.subject = p_subject))::integer
+      FROM rate_limit_counters c
+     WHERE c.tenant_id = p_tenant AND c.subject IN ('tenant', p_subject) AND c.window_start = p_window_start;
 END;
 $$;
 --> statement-breakpoint
@@ -79,8 +79,7 @@ BEGIN
   key_id := presented.id;
   scopes := presented.scopes;
   IF p_window_start IS NOT NULL THEN
-    SELECT max(r.requests) FILTER (WHERE r.subject = 'tenant'), max(r.requests) FILTER (WHERE r.subject <> 'tenant')
-      INTO tenant_requests, caller_requests
+    SELECT r.tenant_requests, r.caller_requests INTO tenant_requests, caller_requests
       FROM guanxi_count_request(presented.tenant_id, 'key:' || presented.id, p_window_start) r;
   END IF;
   RETURN NEXT;
@@ -100,9 +99,7 @@ BEGIN
     RETURN QUERY SELECT t.id, NULL::integer, NULL::integer FROM tenants t WHERE t.id = p_tenant;
   ELSE
     RETURN QUERY
-      SELECT p_tenant, max(r.requests) FILTER (WHERE r.subject = 'tenant'), max(r.requests) FILTER (WHERE r.subject <> 'tenant')
-        FROM guanxi_count_request(p_tenant, p_subject, p_window_start) r
-      HAVING count(*) > 0;
+      SELECT p_tenant, r.tenant_requests, r.caller_requests FROM guanxi_count_request(p_tenant, p_subject, p_window_start) r;
   END IF;
 END;
 $$;

@@ -68,6 +68,11 @@ export function descendingPage(
   return { bound: sql.join(bounds, sql` and `), direction: page.inverted ? sql`asc` : sql`desc` };
 }
 
+/** A list of uuid parameters in parentheses, for `… in (…)`. */
+export function uuidList(ids: readonly string[]): SQL {
+  return sql`(${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`;
+}
+
 /**
  * The parties row a correlated subquery refers to: the row of the statement that carries it
  * (`PartyPageExtras`). Always qualified, as `correlatedParty` gives it: drizzle leaves the columns
@@ -91,4 +96,9 @@ export function firstPageJson(parts: { columns: SQL; from: SQL; where: SQL; orde
     select ${parts.columns}, row_number() over (order by ${parts.order}) as n
     from ${parts.from} where ${parts.where}
     order by ${parts.order} limit ${parts.limit}) page)`;
+}
+
+/** The rows of a `firstPageJson` value, each decoded by the page function's own row mapping. */
+export function rowsFromJson<Row>(json: unknown, toRow: (row: Record<string, unknown>) => Row): Row[] {
+  return Array.isArray(json) ? json.map((row) => toRow(row as Record<string, unknown>)) : [];
 }

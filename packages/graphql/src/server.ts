@@ -240,12 +240,11 @@ const unknownApiKey = () => unauthenticated('The API key is unknown, revoked, ex
  * as failed, or a flood over the server's budget of unknown keys, is refused without touching the
  * database; otherwise a ticket for the one lookup the admission makes.
  */
-function guardApiKey(admission: PendingAdmission, guard: CredentialGuard | null, address: string): LookupTicket | null {
+function guardApiKey(admission: PendingAdmission, guard: CredentialGuard | null): LookupTicket | null {
   if (!guard || admission.kind !== 'API_KEY') return null;
   const ticket = guard.beforeLookup(admission.secret);
   if (!('outcome' in ticket)) return ticket;
   if (ticket.outcome === 'refused') throw tooManyFailures(ticket.verdict);
-  guard.recordFailure(address);
   throw unknownApiKey();
 }
 
@@ -259,15 +258,10 @@ async function admitTenantCaller(
   admission: PendingAdmission,
   limits: RateLimits | null,
   guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
-  address: string,
 ): Promise<Actor> {
-  const refuse = (error: GraphQLError): never => {
-    if (guard && error.extensions.code === 'UNAUTHENTICATED') guard.guard.recordFailure(address);
-    throw error;
-  };
   if (admission.kind === 'USER') {
     const verdict = await admitUser(tx, admission.actor, limits);
-    if (!verdict) return refuse(unauthenticated('The token names a tenant that does not exist'));
+    if (!verdict) throw unauthenticated('The token names a tenant that does not exist');
     if (!verdict.allowed) throw rateLimited(verdict);
     return admission.actor;
   }
@@ -279,7 +273,7 @@ async function admitTenantCaller(
     throw error;
   }
   if (guard) guard.guard.afterLookup(guard.ticket, admitted !== null);
-  if (!admitted) return refuse(unknownApiKey());
+  if (!admitted) throw unknownApiKey();
   if (!admitted.rateLimit.allowed) throw rateLimited(admitted.rateLimit);
   return admitted.actor;
 }
@@ -293,6 +287,16 @@ function clientAddressOf(serverContext: Record<string, unknown>): string {
   if (typeof serverContext.clientAddress === 'string') return serverContext.clientAddress;
   const req = serverContext.req as { socket?: { remoteAddress?: string } } | undefined;
   return req?.socket?.remoteAddress ?? 'unknown';
+}
+
+/** Runs a step of checking a credential: every 401 it throws counts against `address`'s budget. */
+async function countingFailures<T>(guard: CredentialGuard | null, address: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (guard && error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
+    throw error;
+  }
 }
 
 /**
@@ -309,12 +313,7 @@ async function guardedCredential(
     const verdict = guard.admitAddress(address);
     if (!verdict.allowed) throw tooManyFailures(verdict);
   }
-  try {
-    return await check(readCredential(request));
-  } catch (error) {
-    if (guard && error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') guard.recordFailure(address);
-    throw error;
-  }
+  return countingFailures(guard, address, () => check(readCredential(request)));
 }
 
 interface TenantScopeOptions {
@@ -341,20 +340,24 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
       };
       const admission = context.admission;
       if (!admission) return addWarnings;
-      setExecuteFn(async (executeArgs) => {
-        // Before the transaction: a key the guard refuses costs no statement at all.
-        const ticket = guardApiKey(admission, options.guard, context.clientAddress);
-        const guarded = options.guard && ticket ? { guard: options.guard, ticket } : null;
-        return (await withAdmittedTenant(
-          db,
-          (tx) => admitTenantCaller(tx, admission, options.limits, guarded, context.clientAddress),
-          async (caller) => {
-            context.caller = caller;
-            options.noteCaller(context.request, caller);
-            return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
-          },
-        )) as never;
-      });
+      // Admission refusals are thrown (resolvers' errors are in the result): every 401 among them
+      // counts against the address, as before execution.
+      setExecuteFn((executeArgs) =>
+        countingFailures(options.guard, context.clientAddress, async () => {
+          // Before the transaction: a key the guard refuses costs no statement at all.
+          const ticket = guardApiKey(admission, options.guard);
+          const guarded = options.guard && ticket ? { guard: options.guard, ticket } : null;
+          return withAdmittedTenant(
+            db,
+            (tx) => admitTenantCaller(tx, admission, options.limits, guarded),
+            async (caller) => {
+              context.caller = caller;
+              options.noteCaller(context.request, caller);
+              return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
+            },
+          );
+        }) as never,
+      );
       return addWarnings;
     },
   };

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { apiScopes, type Actor, type ApiScope } from '../actor';
 import type { Database, Transaction } from '../drizzle/client';
 import { hashApiKeySecret, isWellFormedApiKey } from './api-key-format';
-import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict } from './rate-limit';
+import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict, type RequestCounts } from './rate-limit';
 
 /**
  * A request's admission: its first statement, in its own transaction (migration 0009). One round
@@ -17,15 +17,6 @@ const lastUsedResolutionMs = 5 * 60 * 1000;
 export interface Admission {
   actor: Actor & { kind: 'API_KEY' };
   rateLimit: RateLimitVerdict;
-}
-
-function verdictOf(
-  row: { tenant_requests: number | null; caller_requests: number | null },
-  limits: RateLimits | null,
-  now: Date,
-): RateLimitVerdict {
-  if (!limits) return { allowed: true };
-  return rateLimitVerdict({ tenant: Number(row.tenant_requests ?? 0), caller: Number(row.caller_requests ?? 0) }, limits, now);
 }
 
 /**
@@ -43,13 +34,7 @@ export async function admitApiKey(
   if (!isWellFormedApiKey(secret)) return null;
   const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
   const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
-  const { rows } = await tx.execute<{
-    tenant_id: string;
-    key_id: string;
-    scopes: string[];
-    tenant_requests: number | null;
-    caller_requests: number | null;
-  }>(sql`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`);
+  const { rows } = await tx.execute<RequestCounts & { tenant_id: string; key_id: string; scopes: string[] }>(sql`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`);
   const row = rows[0];
   if (!row) return null;
   const actor: Admission['actor'] = {
@@ -58,7 +43,7 @@ export async function admitApiKey(
     keyId: row.key_id,
     scopes: row.scopes.filter((s): s is ApiScope => (apiScopes as readonly string[]).includes(s)),
   };
-  return { actor, rateLimit: verdictOf(row, limits, now) };
+  return { actor, rateLimit: rateLimitVerdict(row, limits, now) };
 }
 
 /**
@@ -73,11 +58,11 @@ export async function admitUser(
   now: Date = new Date(),
 ): Promise<RateLimitVerdict | null> {
   const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
-  const { rows } = await tx.execute<{ tenant_id: string; tenant_requests: number | null; caller_requests: number | null }>(
+  const { rows } = await tx.execute<RequestCounts & { tenant_id: string }>(
     sql`select * from guanxi_admit_user(${actor.tenantId}::uuid, ${`user:${actor.userId}`}, ${windowStart}::timestamptz)`,
   );
   const row = rows[0];
-  return row ? verdictOf(row, limits, now) : null;
+  return row ? rateLimitVerdict(row, limits, now) : null;
 }
 
 /** An API key checked on its own (development tools, benchmarks): its admission in a transaction of its own. */

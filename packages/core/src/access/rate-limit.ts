@@ -26,16 +26,19 @@ export function windowStartOf(limits: RateLimits, now: Date = new Date()): Date 
   return new Date(Math.floor(now.getTime() / windowMs) * windowMs);
 }
 
-/** Whether a request may proceed, given the window's counts including itself. */
-export function rateLimitVerdict(
-  counts: { tenant: number; caller: number },
-  limits: RateLimits,
-  now: Date = new Date(),
-): RateLimitVerdict {
+/** What the admission and `guanxi_count_request` (migration 0009) answer: the window's counts, this request included. */
+export type RequestCounts = {
+  tenant_requests: number | null;
+  caller_requests: number | null;
+};
+
+/** Whether a request may proceed, given the window's counts including itself (always, without limits). */
+export function rateLimitVerdict(counts: RequestCounts, limits: RateLimits | null, now: Date = new Date()): RateLimitVerdict {
+  if (!limits) return { allowed: true };
   const windowStart = windowStartOf(limits, now);
   const retryAfterSeconds = Math.max(1, Math.ceil((windowStart.getTime() + limits.windowSeconds * 1000 - now.getTime()) / 1000));
-  if (counts.tenant > limits.perTenant) return { allowed: false, retryAfterSeconds, limit: 'tenant' };
-  if (counts.caller > limits.perCaller) return { allowed: false, retryAfterSeconds, limit: 'caller' };
+  if (Number(counts.tenant_requests ?? 0) > limits.perTenant) return { allowed: false, retryAfterSeconds, limit: 'tenant' };
+  if (Number(counts.caller_requests ?? 0) > limits.perCaller) return { allowed: false, retryAfterSeconds, limit: 'caller' };
   return { allowed: true };
 }
 
@@ -53,12 +56,10 @@ export async function consumeRateLimit(
   now: Date = new Date(),
 ): Promise<RateLimitVerdict | null> {
   const windowStart = windowStartOf(limits, now);
-  const { rows } = await tx.execute<{ subject: string; requests: number }>(
-    sql`select subject, requests from guanxi_count_request(${tenantId}::uuid, ${callerSubject}, ${windowStart.toISOString()}::timestamptz)`,
+  const { rows } = await tx.execute<RequestCounts>(
+    sql`select * from guanxi_count_request(${tenantId}::uuid, ${callerSubject}, ${windowStart.toISOString()}::timestamptz)`,
   );
-  if (rows.length === 0) return null;
-  const count = (subject: string) => Number(rows.find((row) => row.subject === subject)?.requests ?? 0);
-  return rateLimitVerdict({ tenant: count('tenant'), caller: count(callerSubject) }, limits, now);
+  return rows[0] ? rateLimitVerdict(rows[0], limits, now) : null;
 }
 
 /**

@@ -8,7 +8,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { minorUnitDigits } from '../money';
-import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, rowsFromJson, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { lazySchema, optionalText, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { orders } from './orders.sql';
@@ -225,7 +225,7 @@ export function orderPageJson(party: CorrelatedParty, limit: number): SQL<unknow
 }
 
 export function ordersFromJson(json: unknown): OrderRow[] {
-  return Array.isArray(json) ? json.map((row) => toOrderRow(row as Record<string, unknown>)) : [];
+  return rowsFromJson(json, toOrderRow);
 }
 
 /** Order counts for many parties at once (for `totalCount`), one statement. */

@@ -131,7 +131,7 @@ export async function findPartyWithExtras(
 ): Promise<(PartyRow & { extras: Record<string, unknown> }) | null> {
   if (!isUuid(id)) return null;
   const [row] = await useTransaction()
-    .select({ party: parties, extras: Object.fromEntries(Object.entries(extras)) })
+    .select({ party: parties, extras })
     .from(parties)
     .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)));
   return row ? { ...row.party, extras: row.extras as Record<string, unknown> } : null;
@@ -266,13 +266,9 @@ export async function listParties(
   if (page.after) conditions.push(boundary(page.after, 'after'));
   if (page.before) conditions.push(boundary(page.before, 'before'));
   const direction = forward ? sql`asc` : sql`desc`;
-  const extraNames = Object.keys(extras);
+  // No extras: no nested object (drizzle selects nothing for an empty one).
   const rows = await useTransaction()
-    .select({
-      party: parties,
-      latestScore: partyLoyalty.score,
-      ...(extraNames.length > 0 ? { extras: Object.fromEntries(extraNames.map((name) => [name, extras[name]!])) } : {}),
-    })
+    .select({ party: parties, latestScore: partyLoyalty.score, ...(Object.keys(extras).length > 0 ? { extras } : {}) })
     .from(parties)
     .innerJoin(partyLoyalty, loyaltyOfParty)
     .where(and(...conditions))

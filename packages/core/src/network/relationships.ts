@@ -4,7 +4,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, rowsFromJson, uuidList, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { calendarDate, lazySchema, optionalText, parseInput, todayUtc } from '../validation';
 import { directedRelationshipTypes, relationshipTypes, type RelationshipType } from './enums';
 import { requireParty } from './parties';
@@ -186,7 +186,7 @@ export async function relationshipPages(
     return sql`(${createdAt}::timestamptz, ${id}::uuid)`;
   });
   const typeFilter = page.types?.length ? sql`and r.type in ${sql`(${sql.join(page.types.map((t) => sql`${t}`), sql`, `)})`}` : sql``;
-  const ids = sql`(${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})`;
+  const ids = uuidList(partyIds);
   const { rows } = await useTransaction().execute<Record<string, unknown> & { owner: string; n: number }>(sql`
     select * from (
       select e.owner, ${edgeColumns}, row_number() over (partition by e.owner order by r.created_at ${direction}, r.id ${direction}) as n
@@ -218,7 +218,7 @@ export function relationshipPageJson(party: CorrelatedParty, limit: number): SQL
 }
 
 export function relationshipsFromJson(json: unknown): RelationshipRow[] {
-  return Array.isArray(json) ? json.map((row) => toRelationshipRow(row as Record<string, unknown>)) : [];
+  return rowsFromJson(json, toRelationshipRow);
 }
 
 /** Edge counts for many parties at once (for `totalCount`), one statement. */
@@ -229,7 +229,7 @@ export async function relationshipCounts(
   if (partyIds.length === 0) return new Map();
   const tenantId = useTenantId();
   const owner = sql`e.owner`;
-  const list = sql`(${sql.join(partyIds.map((id) => sql`${id}::uuid`), sql`, `)})`;
+  const list = uuidList(partyIds);
   const { rows } = await useTransaction().execute<{ owner: string; n: number }>(sql`
     select ${owner} as owner, count(*)::int as n
     from ${relationships} r

@@ -5,7 +5,7 @@ import { UserError } from '../errors';
 import { minorUnitDigits } from '../money';
 import { orders } from '../network/orders.sql';
 import { parentOf } from './graph';
-import { uuidList } from './read';
+import { uuidList } from '../pagination';
 import { referrals, referralSubtreeSizes } from './referrals.sql';
 
 export interface Period {

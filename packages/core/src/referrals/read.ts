@@ -2,7 +2,7 @@ import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, rowsFromJson, uuidList, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { parties } from '../network/parties.sql';
 import type { PartyRow } from '../network/parties';
 import { referrals, type FraudSignal, type ReferralStatus } from './referrals.sql';
@@ -81,10 +81,6 @@ export function decodeReferralCursor(cursor: string): { at: string; id: string }
   return { at, id };
 }
 
-export function uuidList(ids: readonly string[]): SQL {
-  return sql`(${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`;
-}
-
 /**
  * One page of the referrals each party made, newest first (ties by id): one statement for the
  * whole batch, a window function numbering each referrer's referrals.
@@ -124,7 +120,7 @@ export function referralPageJson(party: CorrelatedParty, limit: number): SQL<unk
 }
 
 export function referralsFromJson(json: unknown): ReferralRow[] {
-  return Array.isArray(json) ? json.map((row) => toReferralRow(row as Record<string, unknown>)) : [];
+  return rowsFromJson(json, toReferralRow);
 }
 
 /** How many referrals each party made (for `totalCount`), one statement. */

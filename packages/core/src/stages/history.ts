@@ -3,7 +3,7 @@ import { actorColumns } from '../actor';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
-import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
+import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, rowsFromJson, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { forwardStages, stages, type Stage } from './enums';
 import { stageTransitions } from './stage-transitions.sql';
 
@@ -76,7 +76,7 @@ export function stageHistoryPageJson(party: CorrelatedParty, limit: number): SQL
 }
 
 export function transitionsFromJson(json: unknown): StageTransitionRow[] {
-  return Array.isArray(json) ? json.map((row) => toTransition(row as Record<string, unknown>)) : [];
+  return rowsFromJson(json, toTransition);
 }
 
 /** The current tenant's transitions with these ids (unknown ids are left out). */
