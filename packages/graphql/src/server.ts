@@ -32,6 +32,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { locationOf, useCompiledExecution } from './compiled-execution';
 import type { Caller, PendingAdmission, RequestContext } from './context';
 import { useObjectCost } from './cost';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
@@ -166,11 +167,6 @@ function databaseUnavailable(at: GraphQLErrorOptions = {}): GraphQLError {
 }
 
 /** Where an error happened (its field's path, its place in the document), for the error that replaces it. */
-function locationOf(error: unknown): GraphQLErrorOptions {
-  if (!(error instanceof GraphQLError)) return {};
-  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
-}
-
 function sameSecret(given: string, expected: string): boolean {
   // Compare digests so the comparison takes the same time whatever the lengths.
   const a = createHash('sha256').update(given).digest();
@@ -448,6 +444,36 @@ function useTokenLimit(maxTokens: number): Plugin<RequestContext> {
   };
 }
 
+/**
+ * What a caller sees of an error: a refusal raised outside a mutation payload (a bad cursor, say)
+ * keeps its message and code; anything unexpected is masked (its details only in development).
+ */
+function maskedError(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  // api: errors keep the spec's `path` and `locations`; masking changes only the message.
+  const at = locationOf(error);
+  if (original instanceof UserError) {
+    const detail = original.errors[0]!;
+    return new GraphQLError(original.message, {
+      ...at,
+      extensions: { code: detail.code, field: detail.field },
+    });
+  }
+  // Pothos refuses an argument before any resolver runs: an id that is not a global id, or
+  // one of another type (a Party id passed as a Relationship id), a negative `first`. That
+  // is the caller's input, like a scalar that does not parse, not an internal error.
+  if (original instanceof PothosValidationError) {
+    return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  if (isDatabaseUnavailable(original)) return databaseUnavailable(at);
+  // graphql-js reports a variable that does not coerce (an enum value that does not exist,
+  // say `currency: "RMB"`) without a code: it is the caller's input, like a bad literal.
+  if (error instanceof GraphQLError && !error.extensions?.code && /^Variable "\$\w+" /.test(error.message)) {
+    return new GraphQLError(error.message, { ...at, extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
+  }
+  return maskError(error, message, isDev);
+}
+
 let sortedSchema: GraphQLSchema | undefined;
 
 /**
@@ -517,6 +543,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   const requestLog = createRequestLog({ sink, graphqlEndpoint: '/graphql' });
 
   const plugins: Plugin<RequestContext>[] = [
+    useCompiledExecution<RequestContext>(),
     requestLog.plugin,
     useReadinessCheck({ endpoint: '/ready', check: () => databaseReady(db, config.readinessTimeoutMs ?? 2000) }) as Plugin<RequestContext>,
     useTokenLimit(limits.maxTokens),
@@ -552,33 +579,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
     logging: sink ? jsonLogger(sink) : false,
     maskedErrors: {
       isDev: config.exposeErrors ?? false,
-      // A refusal raised outside a mutation payload (a bad cursor, say) keeps its message and
-      // code; anything unexpected is masked (its details only in development).
-      maskError: (error, message, isDev) => {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        // api: errors keep the spec's `path` and `locations`; masking changes only the message.
-        const at = locationOf(error);
-        if (original instanceof UserError) {
-          const detail = original.errors[0]!;
-          return new GraphQLError(original.message, {
-            ...at,
-            extensions: { code: detail.code, field: detail.field },
-          });
-        }
-        // Pothos refuses an argument before any resolver runs: an id that is not a global id, or
-        // one of another type (a Party id passed as a Relationship id), a negative `first`. That
-        // is the caller's input, like a scalar that does not parse, not an internal error.
-        if (original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { ...at, extensions: { code: 'BAD_USER_INPUT' } });
-        }
-        if (isDatabaseUnavailable(original)) return databaseUnavailable(at);
-        // graphql-js reports a variable that does not coerce (an enum value that does not exist,
-        // say `currency: "RMB"`) without a code: it is the caller's input, like a bad literal.
-        if (error instanceof GraphQLError && !error.extensions?.code && /^Variable "\$\w+" /.test(error.message)) {
-          return new GraphQLError(error.message, { ...at, extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
-        }
-        return maskError(error, message, isDev);
-      },
+      maskError: maskedError,
     },
     maxRequestBodySize: limits.maxBodyBytes,
     cors: corsFor(config.corsOrigins === undefined ? (config.env === 'development' ? '*' : null) : config.corsOrigins),

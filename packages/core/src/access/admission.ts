@@ -1,15 +1,25 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { apiScopes, type Actor, type ApiScope } from '../actor';
 import type { Database, Transaction } from '../drizzle/client';
+import { inlineLiteral } from '../drizzle/coalesced-begin';
 import { hashApiKeySecret, isWellFormedApiKey } from './api-key-format';
 import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict, type RequestCounts } from './rate-limit';
 
 /**
  * A request's admission: its first statement, in its own transaction (migration 0009). One round
- * trip switches to the application role, checks the credential, counts the request and sets the
- * tenant, so the rest of the request runs as that tenant in the same transaction. Nothing is
- * cached: a revoked key is refused on its next request.
+ * trip, together with the `begin`, switches to the application role, checks the credential,
+ * counts the request and sets the tenant, so the rest of the request runs as that tenant in the
+ * same transaction. Nothing is cached: a revoked key is refused on its next request.
  */
+
+/**
+ * A statement with its values written in as literals (null as `null`): without parameters it
+ * travels with the transaction's `begin` in one round trip (coalesced-begin.ts). Only for the
+ * admission's few values; everything else binds parameters.
+ */
+function inlined(strings: TemplateStringsArray, ...values: (string | null)[]): SQL {
+  return sql.raw(strings.reduce((text, part, i) => text + (i === 0 ? '' : values[i - 1] === null ? 'null' : inlineLiteral(values[i - 1]!)) + part, ''));
+}
 
 // `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
 const lastUsedResolutionMs = 5 * 60 * 1000;
@@ -34,7 +44,9 @@ export async function admitApiKey(
   if (!isWellFormedApiKey(secret)) return null;
   const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
   const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
-  const { rows } = await tx.execute<RequestCounts & { tenant_id: string; key_id: string; scopes: string[] }>(sql`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`);
+  const { rows } = await tx.execute<RequestCounts & { tenant_id: string; key_id: string; scopes: string[] }>(
+    inlined`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`,
+  );
   const row = rows[0];
   if (!row) return null;
   const actor: Admission['actor'] = {
@@ -59,7 +71,7 @@ export async function admitUser(
 ): Promise<RateLimitVerdict | null> {
   const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
   const { rows } = await tx.execute<RequestCounts & { tenant_id: string }>(
-    sql`select * from guanxi_admit_user(${actor.tenantId}::uuid, ${`user:${actor.userId}`}, ${windowStart}::timestamptz)`,
+    inlined`select * from guanxi_admit_user(${actor.tenantId}::uuid, ${`user:${actor.userId}`}, ${windowStart}::timestamptz)`,
   );
   const row = rows[0];
   return row ? rateLimitVerdict(row, limits, now) : null;

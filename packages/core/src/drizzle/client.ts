@@ -3,6 +3,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { lockDataDir } from './data-dir-lock';
+import { coalesceBegin } from './coalesced-begin';
 import { prepareStatements } from './prepared';
 import * as schema from './schema';
 
@@ -147,7 +148,7 @@ export async function createDatabase(
     }
     const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
     survivePoolErrors(pool, onConnectionError);
-    if (options.preparedStatements !== false) prepareOnConnect(pool);
+    onConnect(pool, options.preparedStatements !== false);
     const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
     return { db, driver: 'neon', location, close: () => pool.end() };
   }
@@ -156,7 +157,7 @@ export async function createDatabase(
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
   survivePoolErrors(pool, onConnectionError);
-  if (options.preparedStatements !== false) prepareOnConnect(pool);
+  onConnect(pool, options.preparedStatements !== false);
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
 }
@@ -182,9 +183,16 @@ function survivePoolErrors<C extends { on(event: 'error', listener: (error: Erro
   pool.on('connect', (client) => client.on('error', report));
 }
 
-/** Every new connection of the pool names its statements (prepared.ts): parsed and planned once per connection. */
-function prepareOnConnect<C extends { query: (...args: never[]) => unknown }>(pool: EventSource<C>): void {
-  pool.on('connect', (client) => prepareStatements(client));
+/**
+ * Every new connection of the pool names its statements unless told not to (prepared.ts: parsed
+ * and planned once per connection), and sends a transaction's `begin` with its first statement
+ * (coalesced-begin.ts). The latter wraps the former, so a coalesced text is never named.
+ */
+function onConnect<C extends { query: (...args: never[]) => unknown }>(pool: EventSource<C>, preparedStatements: boolean): void {
+  pool.on('connect', (client) => {
+    if (preparedStatements) prepareStatements(client);
+    coalesceBegin(client);
+  });
 }
 
 function logConnectionError(error: Error): void {

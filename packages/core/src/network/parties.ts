@@ -217,25 +217,24 @@ function filterConditions(filter: PartyFilter): SQL[] {
  * SCORE order names party_loyalty's own columns, so its index (tenant, score, party) serves both
  * the order and the cursor's bound.
  */
-function sortKey(field: PartyOrderField): { expression: SQL; id: SQL; of(party: ListedParty): string | number } {
-  switch (field) {
-    case 'CREATED_AT':
-      return { expression: sql`${parties.createdAt}`, id: sql`${parties.id}`, of: (p) => p.createdAt.toISOString() };
-    case 'DISPLAY_NAME':
-      return { expression: sql`${parties.displayName}`, id: sql`${parties.id}`, of: (p) => p.displayName };
-    case 'SCORE':
-      // Unscored parties sort as -1: last when best-first, first when worst-first.
-      return {
-        expression: sql`coalesce(${partyLoyalty.score}, -1)`,
-        id: sql`${partyLoyalty.partyId}`,
-        of: (p) => (p.latestScore === null ? -1 : Number(p.latestScore)),
-      };
-  }
-}
+/** What a cursor holds for each order: the party's sort value (its id follows). */
+const sortValueOf: Record<PartyOrderField, (party: ListedParty) => string | number> = {
+  CREATED_AT: (p) => p.createdAt.toISOString(),
+  DISPLAY_NAME: (p) => p.displayName,
+  // Unscored parties sort as -1: last when best-first, first when worst-first.
+  SCORE: (p) => (p.latestScore === null ? -1 : Number(p.latestScore)),
+};
+
+/** The SQL of each order's sort key and tie-breaking id, built once (not per page). */
+const sortKeys: Record<PartyOrderField, { expression: SQL; id: SQL }> = {
+  CREATED_AT: { expression: sql`${parties.createdAt}`, id: sql`${parties.id}` },
+  DISPLAY_NAME: { expression: sql`${parties.displayName}`, id: sql`${parties.id}` },
+  SCORE: { expression: sql`coalesce(${partyLoyalty.score}, -1)`, id: sql`${partyLoyalty.partyId}` },
+};
 
 /** The cursor of a party in a given order: its sort key and id. */
 export function partyCursor(party: ListedParty, order: PartyOrder = defaultPartyOrder): string {
-  return encodeCursor([order.field, sortKey(order.field).of(party), party.id]);
+  return encodeCursor([order.field, sortValueOf[order.field](party), party.id]);
 }
 
 /** One page of parties in the given order, keyset-paginated (stable under inserts). */
@@ -246,7 +245,7 @@ export async function listParties(
   extras: PartyPageExtras = {},
 ): Promise<ListedParty[]> {
   const conditions = filterConditions(filter);
-  const key = sortKey(order.field);
+  const key = sortKeys[order.field];
   const forward = (order.direction === 'ASC') !== page.inverted;
   const boundary = (cursor: string, side: 'after' | 'before') => {
     const [field, value, id] = decodeCursor(cursor, 3);

@@ -1,0 +1,96 @@
+import pg from 'pg';
+import { sql } from 'drizzle-orm';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createTestDatabase, usingPostgres } from '../test';
+import { coalesceBegin, inlineLiteral } from './coalesced-begin';
+
+describe.runIf(usingPostgres())('begin travels with the first statement', () => {
+  let client: pg.Client;
+  // What actually goes to the server: the texts the wrapped connection sends, in order.
+  let sent: string[];
+
+  beforeEach(async () => {
+    client = new pg.Client({ connectionString: process.env.GUANXI_TEST_DATABASE });
+    await client.connect();
+    sent = [];
+    const query = client.query.bind(client) as (config: { text: string }, values?: unknown[]) => Promise<unknown>;
+    client.query = ((config: { text: string }, values?: unknown[]) => {
+      sent.push(config.text);
+      return query(config, values);
+    }) as never;
+    coalesceBegin(client);
+  });
+  afterEach(() => client.end());
+
+  // '' once the setting was ever set on this connection, null before: both mean "not set".
+  const setting = async () =>
+    ((await client.query({ text: "select current_setting('app.probe', true) as v" })) as pg.QueryResult).rows[0].v ?? '';
+
+  test('a statement without parameters shares the begin’s round trip, and runs inside the transaction', async () => {
+    await client.query({ text: 'begin' });
+    expect(sent).toEqual([]);
+    const result = (await client.query({ text: "select set_config('app.probe', 'inside', true) as v" })) as pg.QueryResult;
+    expect(result.rows).toEqual([{ v: 'inside' }]);
+    expect(sent).toEqual(["begin; select set_config('app.probe', 'inside', true) as v"]);
+    // Transaction-local: still set for the next statement, gone after commit. So the begin ran.
+    expect(await setting()).toBe('inside');
+    await client.query({ text: 'commit' });
+    expect(await setting()).toBe('');
+    expect(sent.at(-2)).toBe('commit');
+  });
+
+  test('a statement with parameters goes after a begin of its own', async () => {
+    await client.query({ text: 'begin' });
+    const result = (await client.query({ text: "select set_config('app.probe', $1, true) as v" }, ['bound'])) as pg.QueryResult;
+    expect(result.rows).toEqual([{ v: 'bound' }]);
+    expect(sent).toEqual(['begin', "select set_config('app.probe', $1, true) as v"]);
+    await client.query({ text: 'rollback' });
+    expect(await setting()).toBe('');
+  });
+
+  test('a transaction that ran nothing sends nothing, and a failed first statement rolls back', async () => {
+    await client.query({ text: 'begin' });
+    await client.query({ text: 'commit' });
+    await client.query({ text: 'begin' });
+    await client.query({ text: 'rollback' });
+    expect(sent).toEqual([]);
+
+    await client.query({ text: 'begin' });
+    await expect(client.query({ text: "select set_config('app.probe', 'lost', true), 1 / 0" })).rejects.toThrow(/division by zero/);
+    // The begin had run: the connection is in a failed transaction until the rollback.
+    await expect(client.query({ text: 'select 1' })).rejects.toThrow(/current transaction is aborted/);
+    await client.query({ text: 'rollback' });
+    expect(await setting()).toBe('');
+  });
+});
+
+describe('inlined literals', () => {
+  let handle: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeEach(async () => {
+    handle = await createTestDatabase({ maxConnections: 1 });
+  });
+  afterEach(() => handle.close());
+
+  test('mean the string itself under either standard_conforming_strings', async () => {
+    const tricky = ["it's", 'back\\slash', "\\'; select 1; --", 'E\'x\'', '关系 🌱', '', "''"];
+    for (const conforming of ['on', 'off']) {
+      const read = await handle.db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`set local standard_conforming_strings = ${conforming}`));
+        const { rows } = await tx.execute<{ v: string }>(sql.raw(`select ${tricky.map((value, i) => `${inlineLiteral(value)} as v${i}`).join(', ')}`));
+        return Object.values(rows[0]!);
+      });
+      expect(read).toEqual(tricky);
+    }
+    expect(() => inlineLiteral('a\u0000b')).toThrow(/NUL/);
+  });
+
+  test('a drizzle transaction on the pool sees its first statement’s settings (the coalesced path)', async () => {
+    const inside = await handle.db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`select set_config('app.probe', ${inlineLiteral('set')}, true)`));
+      return (await tx.execute<{ v: string }>(sql`select current_setting('app.probe', true) as v`)).rows[0]!.v;
+    });
+    expect(inside).toBe('set');
+    const after = (await handle.db.execute<{ v: string | null }>(sql`select current_setting('app.probe', true) as v`)).rows[0]!.v;
+    expect(after ?? '').toBe('');
+  });
+});
