@@ -579,12 +579,24 @@ async function measure(handle: DatabaseHandle, postmaster: number | null, scenar
 }
 
 /** Statements guanxi sends for one request of each operation (in-process, with a logging driver). */
-async function countGuanxiStatements(url: string, apiKey: string, bodies: Record<string, string>): Promise<Record<string, string[]>> {
-  const statements: string[] = [];
-  const handle = await createDatabase(url, { maxConnections: 1, logger: { logQuery: (query) => statements.push(query) } });
+interface GuanxiStatements {
+  /** Every statement of a request, as sent (whitespace folded). */
+  texts: Record<string, string[]>;
+  /**
+   * Round trips: a \`begin\` travels with the statement after it when that one has no parameters
+   * (core/src/drizzle/coalesced-begin.ts), so the pair costs one.
+   */
+  roundTrips: Record<string, number>;
+  /** (a)'s page statement with its parameters, for the plan check. */
+  page: { text: string; params: unknown[] };
+}
+
+async function countGuanxiStatements(url: string, apiKey: string, bodies: Record<string, string>): Promise<GuanxiStatements> {
+  const statements: { text: string; params: unknown[] }[] = [];
+  const handle = await createDatabase(url, { maxConnections: 1, logger: { logQuery: (text, params) => statements.push({ text, params }) } });
   try {
     const yoga = createGuanxiServer({ db: handle.db, config: { env: 'production', rateLimits: null } });
-    const counted: Record<string, string[]> = {};
+    const counted: GuanxiStatements = { texts: {}, roundTrips: {}, page: { text: '', params: [] } };
     for (const [key, body] of Object.entries(bodies)) {
       statements.length = 0;
       const response = await yoga.fetch('http://localhost/graphql', {
@@ -594,12 +606,73 @@ async function countGuanxiStatements(url: string, apiKey: string, bodies: Record
       });
       const text = await response.text();
       if (!succeeded(text)) throw new Error(`statement count (${key}): ${text.slice(0, 500)}`);
-      counted[key] = statements.map((s) => s.replace(/\s+/g, ' ').trim());
+      counted.texts[key] = statements.map((s) => s.text.replace(/\s+/g, ' ').trim());
+      const sharedBegins = statements.filter((s, i) => /^begin$/i.test(s.text.trim()) && statements[i + 1]?.params.length === 0).length;
+      counted.roundTrips[key] = statements.length - sharedBegins;
+      if (key === 'a') counted.page = statements.find((s) => /^select .* from "parties"/s.test(s.text))!;
     }
     return counted;
   } finally {
     await handle.close();
   }
+}
+
+interface PagePlan {
+  mode: 'custom' | 'generic';
+  /** How the parties are read: the first scan node on \`parties\` (with its index). */
+  partiesScan: string;
+  /** Plan nodes that read every row of the tenant before the page is cut: sorts, materialised joins, sequential scans. */
+  wholeTenantNodes: string[];
+  executionMs: number;
+}
+
+/**
+ * The plan of (a)'s page statement as guanxi sends it, as the tenant (row-level security on), in
+ * both of Postgres' plan-cache modes: a prepared statement runs custom plans at first and may keep
+ * a generic one after five runs, so both must walk the parties' index and stop at the page.
+ */
+async function pagePlans(handle: DatabaseHandle, tenantId: string, page: { text: string; params: unknown[] }): Promise<PagePlan[]> {
+  const literal = (value: unknown) => (typeof value === 'number' ? String(value) : `'${String(value).replace(/'/g, "''")}'`);
+  const plans: PagePlan[] = [];
+  for (const mode of ['custom', 'generic'] as const) {
+    const plan = await withTenant(handle.db, tenantId, async (tx) => {
+      await tx.execute(sql.raw(`prepare bench_page as ${page.text}`));
+      try {
+        await tx.execute(sql.raw(`set local plan_cache_mode = force_${mode}_plan`));
+        const { rows } = await tx.execute<{ 'QUERY PLAN': unknown }>(
+          sql.raw(`explain (analyze, format json) execute bench_page(${page.params.map(literal).join(', ')})`),
+        );
+        const json = rows[0]!['QUERY PLAN'];
+        return (typeof json === 'string' ? JSON.parse(json) : json) as [{ Plan: PlanNode; 'Execution Time': number }];
+      } finally {
+        await tx.execute(sql.raw('deallocate bench_page'));
+      }
+    });
+    const nodes: PlanNode[] = [];
+    const walk = (node: PlanNode) => {
+      nodes.push(node);
+      for (const child of node.Plans ?? []) walk(child);
+    };
+    walk(plan[0].Plan);
+    const describe = (node: PlanNode) => `${node['Node Type']}${node['Index Name'] ? ` using ${node['Index Name']}` : ''}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}`;
+    const partiesScan = nodes.find((node) => node['Relation Name'] === 'parties');
+    plans.push({
+      mode,
+      partiesScan: partiesScan ? describe(partiesScan) : '(none)',
+      wholeTenantNodes: nodes
+        .filter((node) => /^(Sort|Materialize|Hash)$/.test(node['Node Type']) || (/^(Seq Scan|Bitmap Heap Scan)$/.test(node['Node Type']) && /^part(ies|y_loyalty)$/.test(node['Relation Name'] ?? '')))
+        .map(describe),
+      executionMs: plan[0]['Execution Time'],
+    });
+  }
+  return plans;
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
 }
 
 // --- Report -------------------------------------------------------------------------------------
@@ -810,6 +883,11 @@ async function main(): Promise<void> {
 
   // --- Statements per request (guanxi in-process with a logging driver; PostGraphile counts its own).
   const statements = await countGuanxiStatements(url, apiKey, { a: bodies.a(), b: bodies.b(), d: bodies.d(), e: bodies.e() });
+  const plans = await pagePlans(handle, tenantId, statements.page);
+  for (const plan of plans) {
+    log(`(a) page statement, ${plan.mode} plan: ${plan.partiesScan}; ${plan.executionMs.toFixed(2)} ms` +
+      (plan.wholeTenantNodes.length ? `; reads the whole tenant: ${plan.wholeTenantNodes.join(', ')}` : ''));
+  }
   const theirStatements = async (scenario: Scenario) => {
     const logUrl = scenario.url.replace(/\/graphql$/, '/bench/statements');
     const read = async () => (await (await fetch(logUrl)).json()) as { count: number; recent: string[] };
@@ -820,7 +898,7 @@ async function main(): Promise<void> {
   };
   const statementsOf = new Map<Scenario, string[]>();
   for (const scenario of [...pageScenarios, ...detailScenarios, ...createScenarios, ...otherScenarios]) {
-    statementsOf.set(scenario, scenario.server.startsWith('guanxi') ? statements[scenario.key]! : await theirStatements(scenario));
+    statementsOf.set(scenario, scenario.server.startsWith('guanxi') ? statements.texts[scenario.key]! : await theirStatements(scenario));
   }
   for (const scenario of [pageScenarios[0]!, ...pageScenarios.slice(-2), ...detailScenarios, ...createScenarios, ...otherScenarios]) {
     const list = statementsOf.get(scenario)!;
@@ -875,6 +953,7 @@ async function main(): Promise<void> {
     return `| ${label} | ${whole(ours.reqPerSec)} | ${whole(pg4.reqPerSec)} | ${whole(pg5.reqPerSec)} | ${ratio(pg4, '1.20')} | ${ratio(pg5, '0.60')} |`;
   };
   const statementCount = (r: Measured) => statementsOf.get(r.scenario)!.length;
+  const roundTrips = (r: Measured) => (r.scenario.server.startsWith('guanxi') ? statements.roundTrips[r.scenario.key]! : statementCount(r));
   /** A statement in two or three words: `begin`, `set_config`, `select parties`, `insert into audit_log`. */
   const gist = (statement: string) => {
     const text = statement.toLowerCase();
@@ -935,18 +1014,24 @@ ${results.map((r) => `| ${r.scenario.label} | ${r.scenario.server} | ${whole(r.r
 Per request, during the measured run: CPU time from /proc (the server process, every Postgres
 process, the load generator, everything else on the machine); from \`pg_stat_database\`, the time
 backends spent executing and the time they sat idle inside a transaction, waiting for the server to
-send the next statement (a pooled connection is held all that time). Statements are round trips,
-\`begin\`, \`set_config\` and \`commit\` included.
+send the next statement (a pooled connection is held all that time). Statements count \`begin\`,
+\`set_config\` and \`commit\`; round trips are fewer where guanxi's \`begin\` travels with the
+statement after it (a statement without parameters: the request's admission).
 
-| scenario | server | statements | server CPU ms | server cores busy | Postgres CPU ms | load generator CPU ms | other CPU ms | DB active ms | idle in transaction ms |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| scenario | server | statements | round trips | server CPU ms | server cores busy | Postgres CPU ms | load generator CPU ms | other CPU ms | DB active ms | idle in transaction ms |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${results.map((r) => {
   const p = r.perRequest;
-  return `| ${r.scenario.label.split(' ')[0]} | ${r.scenario.server} | ${statementCount(r)} | ${fixed(p.serverCpu)} | ${fixed(coresBusy(r))} | ${fixed(p.postgresCpu)} | ${fixed(p.loadGeneratorCpu)} | ${fixed(p.otherCpu)} | ${fixed(p.dbActive)} | ${fixed(p.idleInTransaction)} |`;
+  return `| ${r.scenario.label.split(' ')[0]} | ${r.scenario.server} | ${statementCount(r)} | ${roundTrips(r)} | ${fixed(p.serverCpu)} | ${fixed(coresBusy(r))} | ${fixed(p.postgresCpu)} | ${fixed(p.loadGeneratorCpu)} | ${fixed(p.otherCpu)} | ${fixed(p.dbActive)} | ${fixed(p.idleInTransaction)} |`;
 }).join('\n')}
 
 "Server cores busy" is server CPU × requests per second: near 1.00, the server's one JavaScript
 thread is the limit, and requests per second is about 1000 ÷ server CPU ms.
+
+The plan of guanxi's (a) page statement (EXPLAIN ANALYZE as the tenant), in both plan-cache modes:
+a prepared statement runs custom plans first and may keep a generic one (estimated for a tenant of
+average size) after five runs, so both must walk the parties' index and stop at the page:
+${plans.map((plan) => `- ${plan.mode}: ${plan.partiesScan}, ${plan.executionMs.toFixed(2)} ms${plan.wholeTenantNodes.length ? `; **reads the whole tenant**: ${plan.wholeTenantNodes.join(', ')}` : ', nothing read beyond the page'}`).join('\n')}
 
 The statements of one request:
 ${[pageScenarios[0]!, ...pageScenarios.slice(-2), ...detailScenarios, ...createScenarios].map((scenario) => `- (${scenario.key}) ${scenario.server}: ${sequence(statementsOf.get(scenario)!)}`).join('\n')}

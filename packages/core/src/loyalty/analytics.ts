@@ -11,51 +11,53 @@ import { assertCalendarDate } from './statement';
 export type LoyaltySnapshotRow = typeof loyaltySnapshots.$inferSelect;
 
 /**
- * The columns of `loyalty_snapshots s` in fixed text formats: raw statements bypass drizzle's
- * column mapping, and drivers differ in how they return dates, numerics and bigints.
+ * The columns of `loyalty_snapshots s`, each with its SQL in a fixed text format (raw statements
+ * bypass drizzle's column mapping, and drivers differ in how they return dates, numerics and
+ * bigints) and how its value becomes the row's property.
  */
-const snapshotColumns = sql.raw(`s.tenant_id::text as tenant_id, s.party_id::text as party_id, s.as_of::text as as_of,
-  s.run_id::text as run_id, s.recency_days::int as recency_days, s.frequency::int as frequency, s.monetary::text as monetary,
-  s.satisfaction_mean::text as satisfaction_mean, s.satisfying_orders::int as satisfying_orders,
-  s.converted_referrals::int as converted_referrals, s.interactions::int as interactions,
-  s.typical_gap_days::text as typical_gap_days, s.r::int as r, s.f::int as f, s.m::int as m, s.segment::text as segment,
-  s.recency_component::text as recency_component, s.frequency_component::text as frequency_component,
-  s.monetary_component::text as monetary_component, s.satisfaction_component::text as satisfaction_component,
-  s.referrals_component::text as referrals_component, s.engagement_component::text as engagement_component,
-  s.score::text as score, s.tier::text as tier, s.churn_risk::text as churn_risk, s.loyal, s.rule_version::int as rule_version`);
+const text = (value: unknown) => String(value);
+const int = (value: unknown) => Number(value);
+const nullableText = (value: unknown) => (value as string | null) ?? null;
+const snapshotFields: readonly { property: keyof LoyaltySnapshotRow; column: string; sql: string; decode: (value: unknown) => unknown }[] = [
+  { property: 'tenantId', column: 'tenant_id', sql: 's.tenant_id::text', decode: text },
+  { property: 'partyId', column: 'party_id', sql: 's.party_id::text', decode: text },
+  { property: 'asOf', column: 'as_of', sql: 's.as_of::text', decode: text },
+  { property: 'runId', column: 'run_id', sql: 's.run_id::text', decode: nullableText },
+  { property: 'recencyDays', column: 'recency_days', sql: 's.recency_days::int', decode: int },
+  { property: 'frequency', column: 'frequency', sql: 's.frequency::int', decode: int },
+  { property: 'monetary', column: 'monetary', sql: 's.monetary::text', decode: text },
+  { property: 'satisfactionMean', column: 'satisfaction_mean', sql: 's.satisfaction_mean::text', decode: nullableText },
+  { property: 'satisfyingOrders', column: 'satisfying_orders', sql: 's.satisfying_orders::int', decode: int },
+  { property: 'convertedReferrals', column: 'converted_referrals', sql: 's.converted_referrals::int', decode: int },
+  { property: 'interactions', column: 'interactions', sql: 's.interactions::int', decode: int },
+  { property: 'typicalGapDays', column: 'typical_gap_days', sql: 's.typical_gap_days::text', decode: text },
+  { property: 'r', column: 'r', sql: 's.r::int', decode: int },
+  { property: 'f', column: 'f', sql: 's.f::int', decode: int },
+  { property: 'm', column: 'm', sql: 's.m::int', decode: int },
+  { property: 'segment', column: 'segment', sql: 's.segment::text', decode: text },
+  { property: 'recencyComponent', column: 'recency_component', sql: 's.recency_component::text', decode: text },
+  { property: 'frequencyComponent', column: 'frequency_component', sql: 's.frequency_component::text', decode: text },
+  { property: 'monetaryComponent', column: 'monetary_component', sql: 's.monetary_component::text', decode: text },
+  { property: 'satisfactionComponent', column: 'satisfaction_component', sql: 's.satisfaction_component::text', decode: text },
+  { property: 'referralsComponent', column: 'referrals_component', sql: 's.referrals_component::text', decode: text },
+  { property: 'engagementComponent', column: 'engagement_component', sql: 's.engagement_component::text', decode: text },
+  { property: 'score', column: 'score', sql: 's.score::text', decode: text },
+  { property: 'tier', column: 'tier', sql: 's.tier::text', decode: text },
+  { property: 'churnRisk', column: 'churn_risk', sql: 's.churn_risk::text', decode: text },
+  { property: 'loyal', column: 'loyal', sql: 's.loyal', decode: (value) => value === true || value === 't' },
+  { property: 'ruleVersion', column: 'rule_version', sql: 's.rule_version::int', decode: int },
+];
 
+const snapshotColumns = sql.raw(snapshotFields.map((field) => `${field.sql} as ${field.column}`).join(', '));
+
+/**
+ * A snapshot from a row of `snapshotColumns` (or a JSON object with some of them: only the
+ * properties whose columns are present are set, see `latestSnapshotJson`).
+ */
 function toSnapshotRow(row: Record<string, unknown>): LoyaltySnapshotRow {
-  const text = (name: string) => String(row[name]);
-  const int = (name: string) => Number(row[name]);
-  return {
-    tenantId: text('tenant_id'),
-    partyId: text('party_id'),
-    asOf: text('as_of'),
-    runId: (row.run_id as string | null) ?? null,
-    recencyDays: int('recency_days'),
-    frequency: int('frequency'),
-    monetary: text('monetary'),
-    satisfactionMean: (row.satisfaction_mean as string | null) ?? null,
-    satisfyingOrders: int('satisfying_orders'),
-    convertedReferrals: int('converted_referrals'),
-    interactions: int('interactions'),
-    typicalGapDays: text('typical_gap_days'),
-    r: int('r'),
-    f: int('f'),
-    m: int('m'),
-    segment: text('segment') as Segment,
-    recencyComponent: text('recency_component'),
-    frequencyComponent: text('frequency_component'),
-    monetaryComponent: text('monetary_component'),
-    satisfactionComponent: text('satisfaction_component'),
-    referralsComponent: text('referrals_component'),
-    engagementComponent: text('engagement_component'),
-    score: text('score'),
-    tier: text('tier') as Tier,
-    churnRisk: text('churn_risk'),
-    loyal: row.loyal === true || row.loyal === 't',
-    ruleVersion: int('rule_version'),
-  };
+  const snapshot: Record<string, unknown> = {};
+  for (const field of snapshotFields) if (field.column in row) snapshot[field.property] = field.decode(row[field.column]);
+  return snapshot as LoyaltySnapshotRow;
 }
 
 const uuidList = (ids: readonly string[]) => sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `);
@@ -75,13 +77,19 @@ export async function latestSnapshots(partyIds: readonly string[]): Promise<Map<
 /**
  * A party's latest snapshot as one JSON value (null before its first scoring), for a page of
  * parties that fetches it in its own statement (`PartyPageExtras`): correlated with the page's
- * parties row, one index probe per party. Decode it with `snapshotFromJson`.
+ * parties row, one index probe per party. With `properties`, only those are read (what the caller
+ * will use: Postgres builds and the server parses a fraction of the value); the snapshot decoded
+ * from it has only them. Decode it with `snapshotFromJson`.
  */
-export function latestSnapshotJson(party: CorrelatedParty): SQL<Record<string, unknown> | null> {
-  return sql<Record<string, unknown> | null>`(select row_to_json(latest) from (
-    select ${snapshotColumns} from loyalty_snapshots s
+export function latestSnapshotJson(
+  party: CorrelatedParty,
+  properties?: readonly (keyof LoyaltySnapshotRow)[],
+): SQL<Record<string, unknown> | null> {
+  const fields = properties ? snapshotFields.filter((field) => properties.includes(field.property)) : snapshotFields;
+  const pairs = sql.raw(fields.map((field) => `'${field.column}', ${field.sql}`).join(', '));
+  return sql<Record<string, unknown> | null>`(select json_build_object(${pairs}) from loyalty_snapshots s
     where s.tenant_id = ${party.tenantId} and s.party_id = ${party.id}
-    order by s.as_of desc limit 1) latest)`;
+    order by s.as_of desc limit 1)`;
 }
 
 /** A snapshot from `latestSnapshotJson`'s value (its columns are toSnapshotRow's). */

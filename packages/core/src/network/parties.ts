@@ -175,14 +175,24 @@ export type ListedParty = PartyRow & {
 export type PartyPageExtras = Record<string, SQL>;
 
 const partyColumnEntries = Object.entries(getTableColumns(parties));
+const partyColumnNames = new Map(partyColumnEntries.map(([key, column]) => [key, column.name]));
+
+/** The SQL name of a parties column (`displayName` → `display_name`). */
+export function partyColumnName(property: keyof PartyRow): string {
+  const name = partyColumnNames.get(property);
+  if (!name) throw new Error(`parties has no column for ${String(property)}`);
+  return name;
+}
 
 /**
  * A party row from its JSON form (`row_to_json` of a parties row, as a scalar subquery returns
- * it): each column decoded as drizzle decodes it, so the row equals one read by `select`.
+ * it): each column decoded as drizzle decodes it, so the row equals one read by `select`. A JSON
+ * object with only some columns gives a row with only those properties.
  */
 export function partyFromJson(json: Record<string, unknown>): PartyRow {
   const row: Record<string, unknown> = {};
   for (const [key, column] of partyColumnEntries) {
+    if (!(column.name in json)) continue;
     const value = json[column.name];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }

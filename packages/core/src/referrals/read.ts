@@ -4,7 +4,7 @@ import { UserError } from '../errors';
 import { isUuid } from '../ids';
 import { decodeCursor, descendingPage, encodeCursor, firstPageJson, rowsByParty, rowsFromJson, uuidList, type CorrelatedParty, type PageRequest, type PartyRows } from '../pagination';
 import { parties } from '../network/parties.sql';
-import type { PartyRow } from '../network/parties';
+import { partyColumnName, type PartyRow } from '../network/parties';
 import { referrals, type FraudSignal, type ReferralStatus } from './referrals.sql';
 
 export type ReferralRow = typeof referrals.$inferSelect;
@@ -152,12 +152,16 @@ export async function referrersOf(partyIds: readonly string[]): Promise<Map<stri
 }
 
 /**
- * A party's referrer as one JSON value (a parties row; null when nobody referred it), for a page
- * of parties that fetches it in its own statement (`PartyPageExtras`). Decode it with
+ * A party's referrer as one JSON value (its parties row; null when nobody referred it), for a
+ * page of parties that fetches it in its own statement (`PartyPageExtras`). With `properties`,
+ * only those columns are read (the row decoded from it has only them). Decode it with
  * `partyFromJson`.
  */
-export function referrerJson(party: CorrelatedParty): SQL<Record<string, unknown> | null> {
-  return sql<Record<string, unknown> | null>`(select row_to_json(referrer) from ${referrals} r
+export function referrerJson(party: CorrelatedParty, properties?: readonly (keyof PartyRow)[]): SQL<Record<string, unknown> | null> {
+  const value = properties
+    ? sql.raw(`json_build_object(${properties.map((property) => `'${partyColumnName(property)}', referrer.${partyColumnName(property)}`).join(', ')})`)
+    : sql.raw('row_to_json(referrer)');
+  return sql<Record<string, unknown> | null>`(select ${value} from ${referrals} r
     join ${parties} referrer on referrer.tenant_id = r.tenant_id and referrer.id = r.referrer_id
     where r.tenant_id = ${party.tenantId} and r.referee_id = ${party.id})`;
 }

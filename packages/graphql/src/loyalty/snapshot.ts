@@ -97,8 +97,26 @@ const LoyaltyHistoryConnection = builder.connectionObject(
   { description: 'One loyalty snapshot and its cursor.' },
 );
 
-// A page of parties that selects `loyalty` reads it in its own statement.
-prefetchableOnParty('loyalty', { sql: latestSnapshotJson(correlatedParty), decode: snapshotFromJson });
+// A page of parties that selects `loyalty` reads it in its own statement, only the columns its
+// selections use when they are among these (a list shows the score, the tier, the day).
+prefetchableOnParty('loyalty', {
+  sql: (properties) => latestSnapshotJson(correlatedParty, properties as (keyof LoyaltySnapshotRow)[] | undefined),
+  decode: snapshotFromJson,
+  needs: {
+    id: ['partyId', 'asOf'],
+    partyId: ['partyId'],
+    party: ['partyId'],
+    asOf: ['asOf'],
+    score: ['score'],
+    tier: ['tier'],
+    segment: ['segment'],
+    churnRisk: ['churnRisk'],
+    loyal: ['loyal'],
+    r: ['r'],
+    f: ['f'],
+    m: ['m'],
+  },
+});
 
 builder.objectFields(Party, (t) => ({
   loyalty: t.loadable({

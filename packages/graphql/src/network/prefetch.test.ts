@@ -97,10 +97,43 @@ test('the page of (a) is four statements, for 5 parties as for 14, and fragments
     expect(withoutControl).toBe(2);
     const [admission, page] = statements.filter((s) => !control.test(s));
     expect(admission).toMatch(/guanxi_admit_api_key/);
-    expect(page).toMatch(/row_to_json\(latest\)/);
-    expect(page).toMatch(/row_to_json\(referrer\)/);
+    // Only what the selections use: three columns of the snapshot, two of the referrer.
+    expect(page).toContain("json_build_object('as_of', s.as_of::text, 'score', s.score::text, 'tier', s.tier::text)");
+    expect(page).toContain("json_build_object('display_name', referrer.display_name, 'id', referrer.id)");
     expect(statements).toHaveLength(usingPostgres() ? 4 : 2);
   }
+  // And what they read is what the loaders read.
+  for (const { node } of whole.data.parties.edges) {
+    const { node: alone } = await tenant.query(
+      `query ($id: ID!) { node(id: $id) { ... on Party { id displayName stage loyalty { score tier asOf } referredBy { id displayName } } } }`,
+      { id: node.id },
+    );
+    expect(node).toEqual(alone);
+  }
+});
+
+test('one wider selection of a field anywhere in the operation, and the whole object is read along for it', async () => {
+  // The page asks the narrow fields; an alias of the same list asks for more of both objects.
+  const mixed = await run(
+    `query { narrow: parties(first: 50) { edges { node { id loyalty { score } referredBy { id } } } }
+      wide: parties(first: 50) { edges { node { id loyalty { monetary { amount } components { recency } } referredBy { email tags } } } } }`,
+    {},
+  );
+  const pages = mixed.statements.filter((s) => /from "parties" where/.test(s));
+  expect(pages).toHaveLength(2);
+  for (const page of pages) {
+    expect(page).toContain("'rule_version', s.rule_version::int");
+    expect(page).toMatch(/row_to_json\(referrer\)/);
+  }
+  const loaded = await tenant.query(
+    `query { parties(first: 50) { edges { node { id loyalty { score monetary { amount } components { recency } } referredBy { id email tags } } } } }`,
+  );
+  const byId = new Map(loaded.parties.edges.map((e: any) => [e.node.id, e.node]));
+  for (const { node } of mixed.data.wide.edges) {
+    expect(node.loyalty).toEqual(byId.get(node.id).loyalty === null ? null : { monetary: byId.get(node.id).loyalty.monetary, components: byId.get(node.id).loyalty.components });
+    expect(node.referredBy).toEqual(byId.get(node.id).referredBy === null ? null : { email: byId.get(node.id).referredBy.email, tags: byId.get(node.id).referredBy.tags });
+  }
+  expect(mixed.data.wide.edges.filter((e: any) => e.node.loyalty?.monetary?.amount).length).toBe(10);
 });
 
 test('every fetched-along value equals what the field reads on its own (loader path)', async () => {
@@ -179,7 +212,7 @@ test('pages past the first, other sizes and filtered lists are read by their loa
   expect(next.data.party.orders.edges.map((e: any) => e.node.id)).toEqual(ids.slice(3, 6));
   expect(next.data.party.relationships.edges).toEqual([{ node: { type: 'FRIEND' } }]);
   const page = next.statements.filter((s) => !control.test(s))[1]!;
-  expect(page).toMatch(/row_to_json\(latest\)/);
+  expect(page).toContain("json_build_object('score', s.score::text)");
   expect(page).not.toMatch(/json_agg/);
   // An oversized first is refused as before, not read along.
   const refused = await tenant.request(`query ($id: ID!) { party(id: $id) { orders(first: 101) { edges { node { id } } } } }`, { id: people[0]!.id });

@@ -9,6 +9,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLResolveInfo,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 
@@ -28,10 +29,21 @@ import {
 type Extra = PartyPageExtras[string];
 
 export interface PartyPrefetch {
-  /** The value, as a scalar subquery correlated with the statement's parties row. */
-  sql: Extra;
+  /**
+   * The value, as a scalar subquery correlated with the statement's parties row: with
+   * `properties`, only those of the field's object (see `needs`); without, all of them.
+   */
+  sql: (properties?: readonly string[]) => Extra;
   /** The field's loader value from the fetched one. */
   decode: (value: unknown) => unknown;
+  /**
+   * What each sub-field of the field's type reads of its object (`score: ['score']`). When every
+   * selection of the field anywhere in the operation asks only for sub-fields listed here, only
+   * their properties are read along; one other sub-field anywhere, and the whole object is. The
+   * loader serves its field wherever it is in the operation, so a value read for a narrow
+   * selection never meets a wider one.
+   */
+  needs?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface PartyPagePrefetch {
@@ -87,6 +99,40 @@ function selected(sets: readonly (SelectionSetNode | undefined)[], fragments: Re
   return found;
 }
 
+/** Per operation and field: the properties its selections use (`PartyPrefetch.needs`), null for all. */
+const usedByOperation = new WeakMap<OperationDefinitionNode, Map<string, readonly string[] | null>>();
+
+function propertiesUsed(info: GraphQLResolveInfo, field: string, needs: Readonly<Record<string, readonly string[]>>): readonly string[] | null {
+  let byField = usedByOperation.get(info.operation);
+  if (!byField) usedByOperation.set(info.operation, (byField = new Map()));
+  const known = byField.get(field);
+  if (known !== undefined) return known;
+  const used = new Set<string>();
+  let all = false;
+  // Every selection of the field, in the operation and in every fragment (used or not: reading
+  // more than needed is harmless), whatever type it is on.
+  const visit = (set: SelectionSetNode | undefined) => {
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD && selection.name.value === field) {
+        const subfields = new Map<string, FieldNode[]>();
+        fieldsOf(selection.selectionSet, info.fragments, subfields);
+        for (const name of subfields.keys()) {
+          if (name === '__typename') continue;
+          const properties = needs[name];
+          if (properties) for (const property of properties) used.add(property);
+          else all = true;
+        }
+      }
+      if (selection.kind !== Kind.FRAGMENT_SPREAD) visit(selection.selectionSet);
+    }
+  };
+  visit(info.operation.selectionSet);
+  for (const fragment of Object.values(info.fragments)) visit(fragment.selectionSet);
+  const result = all ? null : [...used].sort();
+  byField.set(field, result);
+  return result;
+}
+
 /**
  * The extras of a party's statement for what `info`'s field selects on its parties: the field's
  * own selection (`party`), or its `edges { node { … } }` (`parties`). Over-asking is harmless (a
@@ -102,7 +148,9 @@ export function partyPrefetchesOf(info: GraphQLResolveInfo, at: 'self' | 'edges'
         );
   const fields = selected(sets, info.fragments);
   const extras: PartyPageExtras = {};
-  for (const [field, prefetch] of fieldPrefetches) if (fields.has(field)) extras[field] = prefetch.sql;
+  for (const [field, prefetch] of fieldPrefetches) {
+    if (fields.has(field)) extras[field] = prefetch.sql(prefetch.needs ? (propertiesUsed(info, field, prefetch.needs) ?? undefined) : undefined);
+  }
   const party = info.schema.getType('Party');
   if (!isObjectType(party)) return extras;
   for (const [field, prefetch] of pagePrefetches) {

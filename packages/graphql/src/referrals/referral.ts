@@ -31,7 +31,7 @@ import {
   type ReferralTreeNode,
   type TopReferrer,
 } from '@guanxi/core/referrals';
-import { partyFromJson } from '@guanxi/core/network';
+import { partyFromJson, type PartyRow } from '@guanxi/core/network';
 import { builder } from '../builder';
 import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
@@ -133,9 +133,11 @@ const PartyReferralConnection = builder.connectionObject(
 );
 
 // A page of parties that selects `referredBy` reads the referrers in its own statement.
+// Only the columns its selections use when they are among these (a list shows who referred whom).
 prefetchableOnParty('referredBy', {
-  sql: referrerJson(correlatedParty),
+  sql: (properties) => referrerJson(correlatedParty, properties as (keyof PartyRow)[] | undefined),
   decode: (value) => (value && typeof value === 'object' ? partyFromJson(value as Record<string, unknown>) : null),
+  needs: { id: ['id'], displayName: ['displayName'], kind: ['kind'], stage: ['stage'], createdAt: ['createdAt'] },
 });
 
 // A party's own statement can read its first page of referrals made along (prefetch.ts).
