@@ -1,4 +1,5 @@
 import { and, arrayContains, count, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { shapeName, statementCache } from '../drizzle/compiled';
 import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { emitEvent } from '../webhooks';
@@ -130,11 +131,18 @@ export async function findPartyWithExtras(
   extras: PartyPageExtras,
 ): Promise<(PartyRow & { extras: Record<string, unknown> }) | null> {
   if (!isUuid(id)) return null;
-  const [row] = await useTransaction()
-    .select({ party: parties, extras })
-    .from(parties)
-    .where(and(eq(parties.tenantId, useTenantId()), eq(parties.id, id)));
-  return row ? { ...row.party, extras: row.extras as Record<string, unknown> } : null;
+  const statement = partyStatements(
+    `party:${extrasShape(extras)}`,
+    () =>
+      useTransaction()
+        .select({ ...getTableColumns(parties), ...aliased(extras) })
+        .from(parties)
+        .where(and(eq(parties.tenantId, sql.placeholder('tenant')), eq(parties.id, sql.placeholder('id'))))
+        .getSQL(),
+    { tenant: useTenantId(), id },
+  );
+  const [row] = (await useTransaction().execute<Record<string, unknown>>(statement)).rows;
+  return row ? { ...partyFromColumns(row), extras: extrasOf(row, extras) } : null;
 }
 
 export interface PartyFilter {
@@ -185,11 +193,12 @@ export function partyColumnName(property: keyof PartyRow): string {
 }
 
 /**
- * A party row from its JSON form (`row_to_json` of a parties row, as a scalar subquery returns
- * it): each column decoded as drizzle decodes it, so the row equals one read by `select`. A JSON
- * object with only some columns gives a row with only those properties.
+ * A party row from its columns by name: a raw row of `select`, or its JSON form (`row_to_json` of
+ * a parties row, as a scalar subquery returns it). Each column is decoded as drizzle decodes it,
+ * so the row equals one read by drizzle's `select`; an object with only some columns gives a row
+ * with only those properties.
  */
-export function partyFromJson(json: Record<string, unknown>): PartyRow {
+export function partyFromColumns(json: Record<string, unknown>): PartyRow {
   const row: Record<string, unknown> = {};
   for (const [key, column] of partyColumnEntries) {
     if (!(column.name in json)) continue;
@@ -237,10 +246,10 @@ const sortValueOf: Record<PartyOrderField, (party: ListedParty) => string | numb
 };
 
 /** The SQL of each order's sort key and tie-breaking id, built once (not per page). */
-const sortKeys: Record<PartyOrderField, { expression: SQL; id: SQL }> = {
-  CREATED_AT: { expression: sql`${parties.createdAt}`, id: sql`${parties.id}` },
-  DISPLAY_NAME: { expression: sql`${parties.displayName}`, id: sql`${parties.id}` },
-  SCORE: { expression: sql`coalesce(${partyLoyalty.score}, -1)`, id: sql`${partyLoyalty.partyId}` },
+const sortKeys: Record<PartyOrderField, { expression: SQL; id: SQL; type: string }> = {
+  CREATED_AT: { expression: sql`${parties.createdAt}`, id: sql`${parties.id}`, type: 'timestamptz' },
+  DISPLAY_NAME: { expression: sql`${parties.displayName}`, id: sql`${parties.id}`, type: 'text' },
+  SCORE: { expression: sql`coalesce(${partyLoyalty.score}, -1)`, id: sql`${partyLoyalty.partyId}`, type: 'numeric' },
 };
 
 /** The cursor of a party in a given order: its sort key and id. */
@@ -255,43 +264,90 @@ export async function listParties(
   order: PartyOrder = defaultPartyOrder,
   extras: PartyPageExtras = {},
 ): Promise<ListedParty[]> {
-  const conditions = filterConditions(filter);
   const key = sortKeys[order.field];
   const forward = (order.direction === 'ASC') !== page.inverted;
-  const boundary = (cursor: string, side: 'after' | 'before') => {
-    const [field, value, id] = decodeCursor(cursor, 3);
-    if (field !== order.field || value === null || typeof id !== 'string' || !isUuid(id)) {
-      throw UserError.of('VALIDATION', 'The cursor belongs to another list or order', []);
-    }
-    const typed =
-      order.field === 'CREATED_AT'
-        ? sql`${String(value)}::timestamptz`
-        : order.field === 'SCORE'
-          ? sql`${Number(value)}::numeric`
-          : sql`${String(value)}`;
-    // Rows strictly beyond the cursor in the list's own direction.
-    const beyond = (side === 'after') === (order.direction === 'ASC') ? sql`>` : sql`<`;
-    return sql`(${key.expression}, ${key.id}) ${beyond} (${typed}, ${id}::uuid)`;
-  };
-  if (page.after) conditions.push(boundary(page.after, 'after'));
-  if (page.before) conditions.push(boundary(page.before, 'before'));
-  const direction = forward ? sql`asc` : sql`desc`;
+  const after = page.after ? cursorPosition(page.after, order) : null;
+  const before = page.before ? cursorPosition(page.before, order) : null;
   // The latest-snapshot copy is joined only for an order or filter that reads it. A page that
   // does not join it has one plan whatever the tenant: the prepared statement's generic plan,
   // which estimates a tenant at the average size, once paired a big tenant's parties with all of
   // its party_loyalty rows in a nested loop (12 ms where the index walk takes 0.5 ms).
   const joinsLoyalty = order.field === 'SCORE' || readsLoyalty(filter);
-  // No extras: no nested object (drizzle selects nothing for an empty one).
-  const query = useTransaction()
-    .select({ party: parties, latestScore: joinsLoyalty ? partyLoyalty.score : sql<null>`null`, ...(Object.keys(extras).length > 0 ? { extras } : {}) })
-    .from(parties)
-    .$dynamic();
-  if (joinsLoyalty) query.innerJoin(partyLoyalty, loyaltyOfParty);
-  const rows = await query
-    .where(and(...conditions))
-    .orderBy(sql`${key.expression} ${direction}`, sql`${key.id} ${direction}`)
-    .limit(page.limit);
-  return rows.map((row) => ({ ...row.party, latestScore: row.latestScore, ...('extras' in row ? { extras: row.extras } : {}) }));
+  // A list without filters (the usual first screen) has a shape of its own and is compiled once;
+  // the filters' values change the text (a list of n kinds is n parameters), so a filtered list
+  // is built each time.
+  const plain = Object.entries(filter).every(([name, value]) => name === 'archived' || value === null || value === undefined || (Array.isArray(value) && value.length === 0) || (name === 'search' && typeof value === 'string' && !value.trim()));
+  const build = (bound: <T>(name: string, value: T) => T) => {
+    const conditions = plain
+      ? [eq(parties.tenantId, bound('tenant', useTenantId())), filter.archived ? isNotNull(parties.archivedAt) : isNull(parties.archivedAt)]
+      : filterConditions(filter);
+    const beyond = (side: 'after' | 'before', position: CursorPosition) => {
+      const typed = sql`${bound(`${side}Value`, position.value)}::${sql.raw(key.type)}`;
+      // Rows strictly beyond the cursor in the list's own direction.
+      const comparison = (side === 'after') === (order.direction === 'ASC') ? sql`>` : sql`<`;
+      return sql`(${key.expression}, ${key.id}) ${comparison} (${typed}, ${bound(`${side}Id`, position.id)}::uuid)`;
+    };
+    if (after) conditions.push(beyond('after', after));
+    if (before) conditions.push(beyond('before', before));
+    const direction = forward ? sql`asc` : sql`desc`;
+    const query = useTransaction()
+      .select({ ...getTableColumns(parties), latestScore: (joinsLoyalty ? sql`${partyLoyalty.score}` : sql`null`).as('latest_score'), ...aliased(extras) })
+      .from(parties)
+      .$dynamic();
+    if (joinsLoyalty) query.innerJoin(partyLoyalty, loyaltyOfParty);
+    return query
+      .where(and(...conditions))
+      .orderBy(sql`${key.expression} ${direction}`, sql`${key.id} ${direction}`)
+      .limit(bound('limit', page.limit))
+      .getSQL();
+  };
+  const values = { tenant: useTenantId(), limit: page.limit, afterValue: after?.value, afterId: after?.id, beforeValue: before?.value, beforeId: before?.id };
+  const statement = plain
+    ? partyStatements(
+        `page:${order.field}:${order.direction}:${forward}:${Boolean(after)}:${Boolean(before)}:${Boolean(filter.archived)}:${extrasShape(extras)}`,
+        () => build((name) => sql.placeholder(name) as never),
+        values,
+      )
+    : build((_name, value) => value);
+  const { rows } = await useTransaction().execute<Record<string, unknown>>(statement);
+  return rows.map((row) => ({
+    ...partyFromColumns(row),
+    latestScore: (row.latest_score as string | null) ?? null,
+    ...(Object.keys(extras).length > 0 ? { extras: extrasOf(row, extras) } : {}),
+  }));
+}
+
+interface CursorPosition {
+  value: string | number;
+  id: string;
+}
+
+/** Where a cursor of this list and order points: its sort value and id (a cursor of anything else is refused). */
+function cursorPosition(cursor: string, order: PartyOrder): CursorPosition {
+  const [field, value, id] = decodeCursor(cursor, 3);
+  if (field !== order.field || value === null || typeof id !== 'string' || !isUuid(id)) {
+    throw UserError.of('VALIDATION', 'The cursor belongs to another list or order', []);
+  }
+  return { value: order.field === 'SCORE' ? Number(value) : String(value), id };
+}
+
+/** Party statements compiled once per shape (drizzle/compiled.ts). */
+const partyStatements = statementCache();
+
+/** A name for a set of extras: the same fragments under the same names give the same name. */
+function extrasShape(extras: PartyPageExtras): string {
+  return Object.keys(extras)
+    .map((name) => `${name}=${shapeName(extras[name]!)}`)
+    .join(',');
+}
+
+/** Extras as select fields, each under its own name (`"orders@10"`), so a raw row carries it by name. */
+function aliased(extras: PartyPageExtras) {
+  return Object.fromEntries(Object.entries(extras).map(([name, fragment]) => [name, fragment.as(name)]));
+}
+
+function extrasOf(row: Record<string, unknown>, extras: PartyPageExtras): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(extras).map((name) => [name, row[name]]));
 }
 
 export async function countParties(filter: PartyFilter): Promise<number> {

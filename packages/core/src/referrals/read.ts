@@ -155,7 +155,7 @@ export async function referrersOf(partyIds: readonly string[]): Promise<Map<stri
  * A party's referrer as one JSON value (its parties row; null when nobody referred it), for a
  * page of parties that fetches it in its own statement (`PartyPageExtras`). With `properties`,
  * only those columns are read (the row decoded from it has only them). Decode it with
- * `partyFromJson`.
+ * `partyFromColumns`.
  */
 export function referrerJson(party: CorrelatedParty, properties?: readonly (keyof PartyRow)[]): SQL<Record<string, unknown> | null> {
   const value = properties

@@ -128,7 +128,7 @@ test('one wider selection of a field anywhere in the operation, and the whole ob
   const loaded = await tenant.query(
     `query { parties(first: 50) { edges { node { id loyalty { score monetary { amount } components { recency } } referredBy { id email tags } } } } }`,
   );
-  const byId = new Map(loaded.parties.edges.map((e: any) => [e.node.id, e.node]));
+  const byId = new Map<string, any>(loaded.parties.edges.map((e: any) => [e.node.id, e.node]));
   for (const { node } of mixed.data.wide.edges) {
     expect(node.loyalty).toEqual(byId.get(node.id).loyalty === null ? null : { monetary: byId.get(node.id).loyalty.monetary, components: byId.get(node.id).loyalty.components });
     expect(node.referredBy).toEqual(byId.get(node.id).referredBy === null ? null : { email: byId.get(node.id).referredBy.email, tags: byId.get(node.id).referredBy.tags });

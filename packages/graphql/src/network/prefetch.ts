@@ -99,6 +99,20 @@ function selected(sets: readonly (SelectionSetNode | undefined)[], fragments: Re
   return found;
 }
 
+/**
+ * Each fragment is built once and then reused: the party statements are compiled once per shape,
+ * and a shape names its fragments by identity (core's drizzle/compiled.ts).
+ */
+const fragments = new Map<string, Extra>();
+function fragmentOf(key: string, build: () => Extra): Extra {
+  let fragment = fragments.get(key);
+  if (!fragment) {
+    if (fragments.size >= 1_000) fragments.clear();
+    fragments.set(key, (fragment = build()));
+  }
+  return fragment;
+}
+
 /** Per operation and field: the properties its selections use (`PartyPrefetch.needs`), null for all. */
 const usedByOperation = new WeakMap<OperationDefinitionNode, Map<string, readonly string[] | null>>();
 
@@ -149,7 +163,9 @@ export function partyPrefetchesOf(info: GraphQLResolveInfo, at: 'self' | 'edges'
   const fields = selected(sets, info.fragments);
   const extras: PartyPageExtras = {};
   for (const [field, prefetch] of fieldPrefetches) {
-    if (fields.has(field)) extras[field] = prefetch.sql(prefetch.needs ? (propertiesUsed(info, field, prefetch.needs) ?? undefined) : undefined);
+    if (!fields.has(field)) continue;
+    const properties = prefetch.needs ? (propertiesUsed(info, field, prefetch.needs) ?? undefined) : undefined;
+    extras[field] = fragmentOf(`${field}|${properties?.join(',') ?? '*'}`, () => prefetch.sql(properties));
   }
   const party = info.schema.getType('Party');
   if (!isObjectType(party)) return extras;
@@ -161,7 +177,7 @@ export function partyPrefetchesOf(info: GraphQLResolveInfo, at: 'self' | 'edges'
       if (prefetch.filters?.some((name) => args[name] != null)) continue;
       if (typeof args.first === 'number' && (args.first < 0 || args.first > pageSizes.maxSize)) continue;
       const { limit } = parseCursorConnectionArgs({ args, ...pageSizes });
-      extras[pageKey(field, limit)] = prefetch.sql(limit);
+      extras[pageKey(field, limit)] = fragmentOf(pageKey(field, limit), () => prefetch.sql(limit));
     }
   }
   return extras;

@@ -31,7 +31,7 @@ import {
   type ReferralTreeNode,
   type TopReferrer,
 } from '@guanxi/core/referrals';
-import { partyFromJson, type PartyRow } from '@guanxi/core/network';
+import { partyFromColumns, type PartyRow } from '@guanxi/core/network';
 import { builder } from '../builder';
 import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
@@ -136,7 +136,7 @@ const PartyReferralConnection = builder.connectionObject(
 // Only the columns its selections use when they are among these (a list shows who referred whom).
 prefetchableOnParty('referredBy', {
   sql: (properties) => referrerJson(correlatedParty, properties as (keyof PartyRow)[] | undefined),
-  decode: (value) => (value && typeof value === 'object' ? partyFromJson(value as Record<string, unknown>) : null),
+  decode: (value) => (value && typeof value === 'object' ? partyFromColumns(value as Record<string, unknown>) : null),
   needs: { id: ['id'], displayName: ['displayName'], kind: ['kind'], stage: ['stage'], createdAt: ['createdAt'] },
 });
 
