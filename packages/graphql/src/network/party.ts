@@ -13,11 +13,12 @@ import {
   type ListedParty,
   type PartyRow,
 } from '@guanxi/core/network';
+import type { GraphQLResolveInfo } from 'graphql';
 import { segments, tiers } from '@guanxi/core/loyalty';
 import { stages } from '@guanxi/core/stages';
 import { builder } from '../builder';
 import { keysetConnection } from '../connections';
-import { keepPrefetched, partyPrefetchesOf } from './prefetch';
+import { asksOnly, keepPrefetched, partyPrefetchesOf } from './prefetch';
 import { payloadType, runMutation } from '../errors';
 
 export const PartyKindEnum = builder.enumType('PartyKind', {
@@ -49,6 +50,18 @@ export const StageEnum = builder.enumType('Stage', {
     },
   } satisfies Record<(typeof stages)[number], { description: string }>,
 });
+
+const idOnly = new Set(['id', '__typename']);
+
+/**
+ * A Party field's value from a stored reference: when the selection asks for nothing but the id
+ * (a list's ends, `from { id }`), the id alone answers it and no row is read; else the id goes to
+ * the party loader. A stored reference always names a party of the tenant (foreign keys), so the
+ * answer is the same either way.
+ */
+export function partyReference(id: string, info: GraphQLResolveInfo): string | PartyRow {
+  return asksOnly(info, idOnly) ? ({ id } as PartyRow) : id;
+}
 
 export const Party = builder.loadableNode('Party', {
   description: 'A customer, prospect, partner or social contact of the tenant (客户网络).',

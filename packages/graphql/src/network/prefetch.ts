@@ -99,6 +99,25 @@ function selected(sets: readonly (SelectionSetNode | undefined)[], fragments: Re
   return found;
 }
 
+const onlyAsked = new WeakMap<readonly FieldNode[], boolean>();
+
+/**
+ * Whether `info`'s field asks for nothing but these sub-fields (fragments seen through): then a
+ * value that holds just them answers it, with no read (a list's ends asked as `from { id }`).
+ */
+export function asksOnly(info: GraphQLResolveInfo, names: ReadonlySet<string>): boolean {
+  let only = onlyAsked.get(info.fieldNodes);
+  if (only === undefined) {
+    const asked = selected(
+      info.fieldNodes.map((node) => node.selectionSet),
+      info.fragments,
+    );
+    only = [...asked.keys()].every((name) => names.has(name));
+    onlyAsked.set(info.fieldNodes, only);
+  }
+  return only;
+}
+
 /**
  * Each fragment is built once and then reused: the party statements are compiled once per shape,
  * and a shape names its fragments by identity (core's drizzle/compiled.ts).

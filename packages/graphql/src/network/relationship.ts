@@ -19,7 +19,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
 import { partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
-import { Party } from './party';
+import { Party, partyReference } from './party';
 import { prefetchablePageOnParty, prefetchedPages } from './prefetch';
 
 export const RelationshipTypeEnum = builder.enumType('RelationshipType', {
@@ -50,12 +50,12 @@ export const Relationship = builder.loadableNode('Relationship', {
     from: t.field({
       type: Party,
       description: 'The source of a directed edge (the follower, the referrer); for a symmetric one, the party given as fromId when it was made.',
-      resolve: (r) => r.fromPartyId,
+      resolve: (r, _args, _context, info) => partyReference(r.fromPartyId, info),
     }),
     to: t.field({
       type: Party,
       description: 'The target of a directed edge (the one followed, the referee); for a symmetric one, the other party.',
-      resolve: (r) => r.toPartyId,
+      resolve: (r, _args, _context, info) => partyReference(r.toPartyId, info),
     }),
     strength: t.exposeInt('strength', {
       description: '1 (weak) to 5 (strong), default 3; introPath prefers the strongest among the shortest paths.',

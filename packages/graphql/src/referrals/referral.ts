@@ -37,7 +37,7 @@ import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Money, tenantMoney } from '../money';
 import { Order, RecordOrderPayload } from '../network/order';
-import { Party } from '../network/party';
+import { Party, partyReference } from '../network/party';
 import { loadPrefetched, prefetchableOnParty, prefetchablePageOnParty, prefetchedPages } from '../network/prefetch';
 
 export const ReferralStatusEnum = builder.enumType('ReferralStatus', {
@@ -85,8 +85,8 @@ export const Referral = builder.loadableNode('Referral', {
   sort: (row) => row.id,
   authScopes: { referralsRead: true },
   fields: (t) => ({
-    referrer: t.field({ type: Party, description: 'The party who referred (and is rewarded).', resolve: (r) => r.referrerId }),
-    referee: t.field({ type: Party, description: 'The new customer who was referred.', resolve: (r) => r.refereeId }),
+    referrer: t.field({ type: Party, description: 'The party who referred (and is rewarded).', resolve: (r, _args, _context, info) => partyReference(r.referrerId, info) }),
+    referee: t.field({ type: Party, description: 'The new customer who was referred.', resolve: (r, _args, _context, info) => partyReference(r.refereeId, info) }),
     code: t.exposeString('code', { nullable: true, description: 'The referral code used, when the referral was made with one.' }),
     channel: t.exposeString('channel', { nullable: true, description: 'Where the referral came from, as given to createReferral (e.g. WECHAT); null when not given.' }),
     status: t.field({ type: ReferralStatusEnum, description: 'Where the referral is in its lifecycle.', resolve: (r) => r.status }),
