@@ -1,8 +1,8 @@
-import { and, arrayContains, count, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import { shapeName, statementCache } from '../drizzle/compiled';
+import { and, arrayContains, count, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { emitEvent } from '../webhooks';
+import { shapeName, statementCache } from '../drizzle/compiled';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
@@ -166,9 +166,9 @@ export interface PartyOrder {
 }
 export const defaultPartyOrder: PartyOrder = { field: 'CREATED_AT', direction: 'ASC' };
 
-/** A party as lists return it: in the SCORE order, with its latest score (the order's key), null when unscored. */
+/** A party as lists return it, with its latest score where the list reads it (the SCORE order's key). */
 export type ListedParty = PartyRow & {
-  /** Read only where the list is ordered or filtered by loyalty; null otherwise. */
+  /** Read only where the list is ordered or filtered by loyalty; null otherwise, and when unscored. */
   latestScore: string | null;
   /** What the page's statement fetched along for this party (`PartyPageExtras`), by name. */
   extras?: Record<string, unknown>;
@@ -212,8 +212,17 @@ export function partyFromColumns(json: Record<string, unknown>): PartyRow {
 const readsLoyalty = (filter: PartyFilter) => Boolean(filter.segments?.length || filter.tiers?.length);
 const loyaltyOfParty = and(eq(partyLoyalty.tenantId, parties.tenantId), eq(partyLoyalty.partyId, parties.id));
 
-function filterConditions(filter: PartyFilter): SQL[] {
-  const conditions: SQL[] = [eq(parties.tenantId, useTenantId())];
+/** Whether a filter keeps every active (or every archived) party: nothing but `archived` set. */
+function unfiltered(filter: PartyFilter): boolean {
+  return Object.entries(filter).every(
+    ([name, value]) =>
+      name === 'archived' || value === null || value === undefined || (Array.isArray(value) && value.length === 0) || (name === 'search' && !String(value).trim()),
+  );
+}
+
+/** The conditions of a filter, for `tenant` (the current tenant, or a placeholder in a compiled statement). */
+function filterConditions(filter: PartyFilter, tenant: string | SQLWrapper = useTenantId()): SQL[] {
+  const conditions: SQL[] = [eq(parties.tenantId, tenant)];
   conditions.push(filter.archived ? isNotNull(parties.archivedAt) : isNull(parties.archivedAt));
   if (filter.kinds?.length) conditions.push(inArray(parties.kind, filter.kinds));
   if (filter.stages?.length) conditions.push(inArray(parties.stage, filter.stages));
@@ -276,11 +285,9 @@ export async function listParties(
   // A list without filters (the usual first screen) has a shape of its own and is compiled once;
   // the filters' values change the text (a list of n kinds is n parameters), so a filtered list
   // is built each time.
-  const plain = Object.entries(filter).every(([name, value]) => name === 'archived' || value === null || value === undefined || (Array.isArray(value) && value.length === 0) || (name === 'search' && typeof value === 'string' && !value.trim()));
+  const plain = unfiltered(filter);
   const build = (bound: <T>(name: string, value: T) => T) => {
-    const conditions = plain
-      ? [eq(parties.tenantId, bound('tenant', useTenantId())), filter.archived ? isNotNull(parties.archivedAt) : isNull(parties.archivedAt)]
-      : filterConditions(filter);
+    const conditions = filterConditions(filter, bound('tenant', useTenantId()));
     const beyond = (side: 'after' | 'before', position: CursorPosition) => {
       const typed = sql`${bound(`${side}Value`, position.value)}::${sql.raw(key.type)}`;
       // Rows strictly beyond the cursor in the list's own direction.
