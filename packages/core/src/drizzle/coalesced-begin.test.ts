@@ -13,10 +13,10 @@ describe.runIf(usingPostgres())('begin travels with the first statement', () => 
     client = new pg.Client({ connectionString: process.env.GUANXI_TEST_DATABASE });
     await client.connect();
     sent = [];
-    const query = client.query.bind(client) as (config: { text: string }, values?: unknown[]) => Promise<unknown>;
-    client.query = ((config: { text: string }, values?: unknown[]) => {
+    const query = client.query.bind(client) as (config: { text: string }, ...rest: unknown[]) => Promise<unknown>;
+    client.query = ((config: { text: string }, ...rest: unknown[]) => {
       sent.push(config.text);
-      return query(config, values);
+      return query(config, ...rest);
     }) as never;
     coalesceBegin(client);
   });
@@ -44,6 +44,20 @@ describe.runIf(usingPostgres())('begin travels with the first statement', () => 
     const result = (await client.query({ text: "select set_config('app.probe', $1, true) as v" }, ['bound'])) as pg.QueryResult;
     expect(result.rows).toEqual([{ v: 'bound' }]);
     expect(sent).toEqual(['begin', "select set_config('app.probe', $1, true) as v"]);
+    await client.query({ text: 'rollback' });
+    expect(await setting()).toBe('');
+  });
+
+  test('a callback call after a held begin goes right after it, unchanged', async () => {
+    await client.query({ text: 'begin' });
+    const result = await new Promise<pg.QueryResult>((resolve, reject) =>
+      (client.query as (...args: unknown[]) => void)({ text: "select set_config('app.probe', 'called back', true) as v" }, [], (error: Error | null, answer: pg.QueryResult) =>
+        error ? reject(error) : resolve(answer),
+      ),
+    );
+    expect(result.rows).toEqual([{ v: 'called back' }]);
+    expect(sent).toEqual(['begin', "select set_config('app.probe', 'called back', true) as v"]);
+    expect(await setting()).toBe('called back');
     await client.query({ text: 'rollback' });
     expect(await setting()).toBe('');
   });

@@ -20,8 +20,6 @@ interface QueryConfig {
   name?: unknown;
 }
 
-type Query = (config: unknown, values?: unknown) => Promise<unknown>;
-
 /** The answer node-postgres gives to a statement that returns no rows, for the held-back `begin`. */
 const emptyResult = (command: string) => ({ command, rowCount: null, oid: null, rows: [], fields: [] });
 
@@ -34,21 +32,27 @@ const bare = (config: unknown, values: unknown, word: string) =>
 
 /**
  * Makes `client.query` hold back a bare `begin` (drizzle's form: `{ text: 'begin' }`, no values)
- * until the next statement. Only the promise form is touched (drizzle's); a callback call, and
- * every statement while nothing is held back, passes through as it is.
+ * until the next statement. Only the promise form is held back (drizzle's); a callback call or a
+ * submittable (a cursor) that comes after a held `begin` is sent right after it, unchanged.
  */
 export function coalesceBegin(client: { query: (...args: never[]) => unknown }): void {
-  const query = client.query as unknown as Query;
+  const query = client.query as unknown as (...args: unknown[]) => unknown;
+  const send = (self: unknown, config: unknown, values?: unknown) => query.call(self, config, values) as Promise<unknown>;
   let held = false;
   client.query = function (this: unknown, config: unknown, values?: unknown, ...rest: unknown[]) {
-    if (rest.length > 0 || typeof values === 'function') return (query as (...args: unknown[]) => unknown).call(this, config, values, ...rest);
-    if (bare(config, values, 'begin')) {
-      if (held) return query.call(this, config, values);
+    const promiseForm = rest.length === 0 && typeof values !== 'function' && !submittable(config);
+    if (!held) {
+      if (!promiseForm || !bare(config, values, 'begin')) return query.call(this, config, values, ...rest);
       held = true;
       return Promise.resolve(emptyResult('BEGIN'));
     }
-    if (!held) return query.call(this, config, values);
     held = false;
+    if (!promiseForm) {
+      // The client runs statements in the order given: the begin first. Should it fail, so does
+      // the statement after it, which reports the error.
+      send(this, { text: 'begin' }).catch(() => undefined);
+      return query.call(this, config, values, ...rest);
+    }
     if (bare(config, values, 'commit') || bare(config, values, 'rollback')) {
       return Promise.resolve(emptyResult(((config as QueryConfig).text as string).trim().toUpperCase()));
     }
@@ -56,13 +60,16 @@ export function coalesceBegin(client: { query: (...args: never[]) => unknown }):
     const withoutValues = values === undefined || (Array.isArray(values) && values.length === 0);
     if (typeof config === 'object' && config !== null && typeof plain.text === 'string' && withoutValues && plain.values === undefined && !plain.name) {
       // One simple-protocol message; node-postgres answers a list, one result per statement.
-      return query.call(this, { ...plain, text: `begin; ${plain.text}` }).then((results) =>
+      return send(this, { ...plain, text: `begin; ${plain.text}` }).then((results) =>
         Array.isArray(results) ? results[results.length - 1] : results,
       );
     }
-    return query.call(this, { text: 'begin' }).then(() => query.call(this, config, values));
+    return send(this, { text: 'begin' }).then(() => send(this, config, values));
   } as never;
 }
+
+/** A statement object that drives the protocol itself (pg-cursor, pg-query-stream). */
+const submittable = (config: unknown) => typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function';
 
 /**
  * A string as a Postgres literal that means the same under either `standard_conforming_strings`
