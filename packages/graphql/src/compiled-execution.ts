@@ -1,5 +1,5 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST, getVariableValues, GraphQLError, type GraphQLErrorOptions, type Source } from 'graphql';
+import { getOperationAST, getVariableValues, type GraphQLError, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /**
@@ -61,10 +61,4 @@ function pinToSource(error: GraphQLError, source: Source): void {
   for (const end of source.body.matchAll(/\r\n|[\n\r]/g)) lineStarts.push(end.index + end[0].length);
   const positions = error.locations.map(({ line, column }) => (lineStarts[line - 1] ?? 0) + column - 1);
   Object.assign(error, { source, positions });
-}
-
-/** Where an error points, to build its masked or rewritten copy. */
-export function locationOf(error: unknown): GraphQLErrorOptions {
-  if (!(error instanceof GraphQLError)) return {};
-  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
 }

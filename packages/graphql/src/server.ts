@@ -32,7 +32,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { locationOf, useCompiledExecution } from './compiled-execution';
+import { useCompiledExecution } from './compiled-execution';
 import type { Caller, PendingAdmission, RequestContext } from './context';
 import { useObjectCost } from './cost';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
@@ -167,6 +167,11 @@ function databaseUnavailable(at: GraphQLErrorOptions = {}): GraphQLError {
 }
 
 /** Where an error happened (its field's path, its place in the document), for the error that replaces it. */
+function locationOf(error: unknown): GraphQLErrorOptions {
+  if (!(error instanceof GraphQLError)) return {};
+  return { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
+}
+
 function sameSecret(given: string, expected: string): boolean {
   // Compare digests so the comparison takes the same time whatever the lengths.
   const a = createHash('sha256').update(given).digest();

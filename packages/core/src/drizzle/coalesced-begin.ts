@@ -16,7 +16,6 @@
 interface QueryConfig {
   text?: unknown;
   values?: unknown;
-  rowMode?: unknown;
   name?: unknown;
 }
 
