@@ -24,6 +24,7 @@ import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operation
 import { PothosValidationError } from '@pothos/core';
 import {
   GraphQLError,
+  getOperationAST,
   lexicographicSortSchema,
   type GraphQLErrorOptions,
   type ASTNode,
@@ -356,6 +357,7 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
               options.noteCaller(context.request, caller);
               return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
             },
+            { read: getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query' },
           );
         }) as never,
       );

@@ -25,6 +25,14 @@ export interface RowsResultHKT extends PgQueryResultHKT {
 /** One database type whichever driver is underneath. */
 export type Database = PgDatabase<RowsResultHKT, Schema>;
 export type Transaction = PgTransaction<RowsResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/**
+ * The driver's connection a transaction runs on (node-postgres' or Neon's pooled client, the
+ * PGlite instance): drizzle keeps it on the transaction's session, which it does not type.
+ */
+export function connectionOf(tx: Transaction): object {
+  return (tx as unknown as { session: { client: object } }).session.client;
+}
 /** Anything queries can run on: the database itself or a transaction (savepoint) in it. */
 export type Queryable = Database | Transaction;
 
@@ -162,7 +170,9 @@ export async function createDatabase(
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
 }
 
-interface EventSource<T> {
+interface PooledConnections<T> {
+  /** Requests waiting for a connection. */
+  readonly waitingCount: number;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'connect', listener: (client: T) => void): unknown;
 }
@@ -176,7 +186,7 @@ interface EventSource<T> {
  * fails, its request gets a 503) and the next request opens a fresh one.
  */
 function survivePoolErrors<C extends { on(event: 'error', listener: (error: Error) => void): unknown }>(
-  pool: EventSource<C>,
+  pool: PooledConnections<C>,
   report: (error: Error) => void,
 ): void {
   pool.on('error', report);
@@ -188,10 +198,11 @@ function survivePoolErrors<C extends { on(event: 'error', listener: (error: Erro
  * and planned once per connection), and sends a transaction's `begin` with its first statement
  * (coalesced-begin.ts). The latter wraps the former, so a coalesced text is never named.
  */
-function onConnect<C extends { query: (...args: never[]) => unknown }>(pool: EventSource<C>, preparedStatements: boolean): void {
+function onConnect<C extends { query: (...args: never[]) => unknown }>(pool: PooledConnections<C>, preparedStatements: boolean): void {
   pool.on('connect', (client) => {
     if (preparedStatements) prepareStatements(client);
-    coalesceBegin(client);
+    // A connection released while others wait goes straight to one of them (pg-pool).
+    coalesceBegin(client, () => pool.waitingCount > 0);
   });
 }
 

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createTestDatabase, usingPostgres } from '../test';
-import { coalesceBegin, inlineLiteral } from './coalesced-begin';
+import { coalesceBegin, commitWithNextStatement, inlineLiteral } from './coalesced-begin';
 
 describe.runIf(usingPostgres())('begin travels with the first statement', () => {
   let client: pg.Client;
@@ -75,6 +75,108 @@ describe.runIf(usingPostgres())('begin travels with the first statement', () => 
     await expect(client.query({ text: 'select 1' })).rejects.toThrow(/current transaction is aborted/);
     await client.query({ text: 'rollback' });
     expect(await setting()).toBe('');
+  });
+});
+
+describe.runIf(usingPostgres())('a read’s commit travels with the next transaction’s first statement', () => {
+  let client: pg.Client;
+  // Another connection, to see what is committed.
+  let observer: pg.Client;
+  let sent: string[];
+  let othersWaiting: boolean;
+  const table = `held_commit_probe_${process.pid}`;
+
+  beforeEach(async () => {
+    observer = new pg.Client({ connectionString: process.env.GUANXI_TEST_DATABASE });
+    await observer.connect();
+    await observer.query(`create table if not exists ${table} (v int)`);
+    await observer.query(`truncate ${table}`);
+    client = new pg.Client({ connectionString: process.env.GUANXI_TEST_DATABASE });
+    await client.connect();
+    sent = [];
+    othersWaiting = true;
+    const query = client.query.bind(client) as (config: { text: string }, ...rest: unknown[]) => Promise<unknown>;
+    client.query = ((config: { text: string }, ...rest: unknown[]) => {
+      sent.push(config.text);
+      return query(config, ...rest);
+    }) as never;
+    coalesceBegin(client, () => othersWaiting);
+  });
+  afterEach(async () => {
+    await client.end();
+    await observer.query(`drop table if exists ${table}`);
+    await observer.end();
+  });
+
+  const committed = async () => ((await observer.query(`select count(*)::int as n from ${table}`)) as pg.QueryResult).rows[0].n as number;
+  const write = async (v: number) => {
+    await client.query({ text: 'begin' });
+    await client.query({ text: `insert into ${table} values (${v})` });
+  };
+
+  test('held while another transaction waits, then sent in front of its first statement', async () => {
+    await write(1);
+    commitWithNextStatement(client);
+    const answer = (await client.query({ text: 'commit' })) as pg.QueryResult;
+    expect(answer.command).toBe('COMMIT');
+    expect(sent).toEqual([`begin; insert into ${table} values (1)`]);
+    await client.query({ text: 'begin' });
+    const read = (await client.query({ text: `select count(*)::int as n from ${table}` })) as pg.QueryResult;
+    expect(sent.at(-1)).toBe(`commit; begin; select count(*)::int as n from ${table}`);
+    expect(read.rows).toEqual([{ n: 1 }]);
+    // The first transaction is committed for everyone, and the second is a transaction of its own.
+    expect(await committed()).toBe(1);
+    await client.query({ text: `insert into ${table} values (2)` });
+    await client.query({ text: 'rollback' });
+    expect(await committed()).toBe(1);
+  });
+
+  test('a statement with parameters gets the held commit and begin in a message before it', async () => {
+    await write(1);
+    commitWithNextStatement(client);
+    await client.query({ text: 'commit' });
+    await client.query({ text: 'begin' });
+    const read = (await client.query({ text: `select count(*)::int + $1 as n from ${table}` }, [10])) as pg.QueryResult;
+    expect(read.rows).toEqual([{ n: 11 }]);
+    expect(sent.slice(1)).toEqual(['commit; begin', `select count(*)::int + $1 as n from ${table}`]);
+    await client.query({ text: 'commit' });
+    expect(await committed()).toBe(1);
+  });
+
+  test('sent on its own within the turn of the event loop when nobody follows', async () => {
+    await write(1);
+    commitWithNextStatement(client);
+    await client.query({ text: 'commit' });
+    expect(sent).not.toContain('commit');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent.at(-1)).toBe('commit');
+    await expect.poll(committed).toBe(1);
+  });
+
+  test('never held without the mark, nor when nobody waits, nor for a rollback', async () => {
+    await write(1);
+    await client.query({ text: 'commit' });
+    expect(sent.at(-1)).toBe('commit');
+    expect(await committed()).toBe(1);
+
+    othersWaiting = false;
+    await write(2);
+    commitWithNextStatement(client);
+    await client.query({ text: 'commit' });
+    expect(sent.at(-1)).toBe('commit');
+    expect(await committed()).toBe(2);
+
+    othersWaiting = true;
+    await write(3);
+    commitWithNextStatement(client);
+    await client.query({ text: 'rollback' });
+    expect(sent.at(-1)).toBe('rollback');
+    expect(await committed()).toBe(2);
+    // The mark is for the statement right after it only: a later commit is sent as usual.
+    await write(4);
+    await client.query({ text: 'commit' });
+    expect(sent.at(-1)).toBe('commit');
+    expect(await committed()).toBe(3);
   });
 });
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql } from 'drizzle-orm';
-import type { Database, Transaction } from './client';
+import { connectionOf, type Database, type Transaction } from './client';
+import { commitWithNextStatement } from './coalesced-begin';
 
 interface Scope {
   tx: Transaction;
@@ -61,16 +62,25 @@ export async function withTenant<T>(
  * (an API request): `admit` runs first, in the transaction, and its one statement switches to the
  * application role and sets the tenant (`admitApiKey`, `admitUser`); then `fn` runs as that
  * tenant, as in `withTenant`. A refusal thrown by `admit` rolls back whatever it had counted.
+ *
+ * With `read` (a GraphQL query), the answer does not wait for the commit when another request
+ * is waiting for the connection: the commit goes with that request's first statement
+ * (coalesced-begin.ts). A read's only writes are the admission's request counts; should that
+ * commit fail (a connection lost at that very moment), the counts are what is lost.
  */
 export async function withAdmittedTenant<A extends { tenantId: string }, T>(
   db: Database,
   admit: (tx: Transaction) => Promise<A>,
   fn: (admitted: A) => Promise<T>,
+  options: { read?: boolean } = {},
 ): Promise<T> {
   const afterCommit: Scope['afterCommit'] = [];
   const result = await db.transaction(async (tx) => {
     const admitted = await admit(tx);
-    return storage.run({ tx, tenantId: admitted.tenantId, afterCommit }, () => fn(admitted));
+    const value = await storage.run({ tx, tenantId: admitted.tenantId, afterCommit }, () => fn(admitted));
+    // Effects after the commit must see it: such a transaction waits for its commit.
+    if (options.read && afterCommit.length === 0) commitWithNextStatement(connectionOf(tx));
+    return value;
   });
   for (const effect of afterCommit) await effect(db);
   return result;

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { exportSPKI, SignJWT } from 'jose';
-import { tenantRows } from '@guanxi/core/test';
+import { createTestDatabase, tenantRows, usingPostgres } from '@guanxi/core/test';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   createTestApi,
@@ -482,6 +482,35 @@ describe('rate limits', () => {
       expect(retryAfter).toBeLessThanOrEqual(2);
       await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
       expect((await tenant.request('{ viewer { kind } }')).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test('requests waiting for the one connection are each counted (a read’s commit rides with the next request)', async () => {
+    const limited = await createTestApi({ rateLimits: { perTenant: 1000, perCaller: 21, windowSeconds: 60 } }, { maxConnections: 1 });
+    try {
+      const tenant = await limited.newTenant();
+      // Not within the last seconds of a window, so every request shares one.
+      if (60_000 - (Date.now() % 60_000) < 10_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - (Date.now() % 60_000) + 20));
+      // A write asked while reads queue for the connection is committed before it answers.
+      const [created] = await Promise.all([
+        tenant.query(`mutation { createParty(input: { kind: CUSTOMER, displayName: "Queued" }) { party { id } } }`),
+        ...Array.from({ length: 4 }, () => tenant.query('{ viewer { kind } }')),
+      ]);
+      expect(created.createParty.party.id).toBeTruthy();
+      // Seen from another connection (PGlite has only the one).
+      const other = usingPostgres() ? await createTestDatabase() : null;
+      try {
+        const rows = await tenantRows(other ?? limited.handle, tenant.tenantId, `select count(*)::int as n from parties where display_name = 'Queued'`);
+        expect(rows).toEqual([{ n: 1 }]);
+      } finally {
+        await other?.close();
+      }
+      // 5 counted so far: of 20 more, 16 fit.
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => tenant.request('{ viewer { kind } }').then((r) => r.status)));
+      expect(statuses.filter((status) => status === 200)).toHaveLength(16);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(4);
     } finally {
       await limited.close();
     }
