@@ -26,6 +26,8 @@ const valueTypes = [
   'Money',
   'NetworkGraph',
   'Pareto',
+  'PointsBalance',
+  'PointsExpiry',
   'ReferralStats',
   'SegmentMove',
   'SegmentShare',

@@ -10,6 +10,7 @@ export const apiScopes = [
   'REFERRALS_READ',
   'REFERRALS_WRITE',
   'LOYALTY_READ',
+  'LOYALTY_WRITE',
   'ADMIN',
 ] as const;
 export type ApiScope = (typeof apiScopes)[number];

@@ -15,6 +15,7 @@ import './network/import';
 import './network/merge';
 import './stages/stage';
 import './referrals/referral';
+import './points/points';
 import './loyalty/loyalty';
 import './webhooks/webhook';
 import './audit/audit';

@@ -27,6 +27,8 @@ export interface TenantSettings {
     maxReferralsPerHour: number;
     minMinutesToConvert: number;
   };
+  /** 会员积分 (domain: member points). Absent from documents written before points existed. */
+  points?: PointsSettings;
   /** 回访: a party whose last interaction is older than this is due a follow-up. */
   followUpDays: number;
   /**
@@ -42,6 +44,28 @@ export interface TenantSettings {
    * days, the least that log-keeping rules such as China's Cybersecurity Law (art. 21) ask.
    */
   auditLogRetentionDays: number;
+}
+
+export interface PointsSettings {
+  /** Points per currency unit of an order's net amount, an exact decimal ("1"); "0" turns earning off. */
+  pointsPerUnit: string;
+  /** Days an order's points stay pending after its placedAt (the return window), 0–365. */
+  pendingDays: number;
+  /** Days points stay available before they expire, 0 (never) or 1–3650. */
+  expiryDays: number;
+  /** What an order earns is multiplied by that of the party's membership tier (× 1 without a tier). */
+  tierMultipliers: { bronze: string; silver: string; gold: string; platinum: string };
+}
+
+/** A tenant's points settings, defaults filled in (documents from before points have none). */
+export function pointsSettings(settings: Partial<TenantSettings>): PointsSettings {
+  const defaults = defaultPointsSettings();
+  const stored = settings.points;
+  return { ...defaults, ...stored, tierMultipliers: { ...defaults.tierMultipliers, ...stored?.tierMultipliers } };
+}
+
+function defaultPointsSettings(): PointsSettings {
+  return { pointsPerUnit: '1', pendingDays: 7, expiryDays: 365, tierMultipliers: { bronze: '1', silver: '1.2', gold: '1.5', platinum: '2' } };
 }
 
 /**
@@ -77,6 +101,7 @@ export function defaultTenantSettings(): TenantSettings {
       maxReferralsPerHour: 5,
       minMinutesToConvert: 2,
     },
+    points: defaultPointsSettings(),
     followUpDays: 30,
     webhookDeliveryRetentionDays: 30,
     auditLogRetentionDays: 0,

@@ -4,11 +4,18 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { lazySchema, parseInput } from '../validation';
-import { retentionSettings, type TenantSettings } from './settings';
+import { pointsSettings, retentionSettings, type TenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
 const whole = (label: string, min: number, max: number) =>
   z.number().int(`${label} is a whole number`).min(min, `${label} is ${min} to ${max}`).max(max, `${label} is ${min} to ${max}`);
+/** An exact decimal written as text, 0 to `max`, at most 4 decimals (never parsed to a float for use). */
+const decimal = (label: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,6}(\.\d{1,4})?$/, `${label} is a decimal number ≥ 0 written as a string, e.g. "1.5"`)
+    .refine((value) => Number(value) <= max, `${label} is at most ${max}`);
 const share = lazySchema(() => z.number().min(0, 'A weight is between 0 and 1').max(1, 'A weight is between 0 and 1'));
 
 const settingsInput = lazySchema(() =>
@@ -49,6 +56,25 @@ const settingsInput = lazySchema(() =>
         autoReward: z.boolean().optional(),
         maxReferralsPerHour: whole('maxReferralsPerHour', 1, 10_000).optional(),
         minMinutesToConvert: whole('minMinutesToConvert', 0, 100_000).optional(),
+      })
+      .optional(),
+    points: z
+      .object({
+        pointsPerUnit: decimal('pointsPerUnit', 1000).optional(),
+        pendingDays: whole('pendingDays', 0, 365).optional(),
+        expiryDays: z
+          .number()
+          .int('expiryDays is a whole number')
+          .refine((days) => days >= 0 && days <= 3650, 'expiryDays is 0 (never) or 1 to 3650')
+          .optional(),
+        tierMultipliers: z
+          .object({
+            bronze: decimal('bronze', 10).optional(),
+            silver: decimal('silver', 10).optional(),
+            gold: decimal('gold', 10).optional(),
+            platinum: decimal('platinum', 10).optional(),
+          })
+          .optional(),
       })
       .optional(),
     followUpDays: whole('followUpDays', 1, 365).optional(),
@@ -105,6 +131,11 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
       tiers: data.scoring?.tiers ?? current.scoring.tiers,
     },
     referrals: { ...current.referrals, ...given(data.referrals) },
+    points: {
+      ...pointsSettings(current),
+      ...given({ ...data.points, tierMultipliers: undefined }),
+      tierMultipliers: { ...pointsSettings(current).tierMultipliers, ...given(data.points?.tierMultipliers) },
+    },
     followUpDays: data.followUpDays ?? current.followUpDays,
     webhookDeliveryRetentionDays: data.webhookDeliveryRetentionDays ?? retention.webhookDeliveryRetentionDays,
     auditLogRetentionDays: data.auditLogRetentionDays ?? retention.auditLogRetentionDays,

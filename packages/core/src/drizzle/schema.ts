@@ -15,3 +15,4 @@ export * from '../loyalty/loyalty.sql';
 export * from '../webhooks/webhooks.sql';
 export * from '../webhooks/deliveries.sql';
 export * from '../audit/audit.sql';
+export * from '../points/points.sql';

@@ -4,6 +4,7 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
 import { lockReferralGraph } from '../referrals/graph';
+import { transferPoints } from '../points/transfer';
 import { referralCodes, referrals } from '../referrals/referrals.sql';
 import { emitEvent } from '../webhooks';
 import { directedRelationshipTypes, type RelationshipType } from './enums';
@@ -29,6 +30,9 @@ export interface MergeSummary {
   referralsAsReferrer: number;
   referralsAsReferee: number;
   referralCode: 'moved' | 'dropped' | null;
+  /** Member points moved (unexpired lots), and open points debt moved. */
+  points: number;
+  pointsDebt: number;
 }
 
 /** The key that makes two edges "the same edge" (domain: a symmetric edge is stored once). */
@@ -53,7 +57,8 @@ function earlierKnown(a: string | null, b: string | null): string | null {
  * nothing: any refusal is a UserError thrown before the first write).
  *
  * Moves to the kept party: relationships (deduplicated), orders, interactions, referrals (as
- * referrer and as referee) and the referral code if the kept party has none. Stays with the
+ * referrer and as referee), the referral code if the kept party has none, and member points
+ * (TRANSFER entries, lot by lot, and any open points debt). Stays with the
  * merged party, which is archived with `merged_into_id`: its stage history (append-only, domain)
  * and its loyalty snapshots (history of that record as it was scored).
  *
@@ -245,6 +250,7 @@ export async function mergeParties(input: MergePartiesInput): Promise<{ party: P
       .set({ kind: 'CUSTOMER', updatedAt: now })
       .where(and(eq(parties.tenantId, tenantId), eq(parties.id, keepId)));
   }
+  const points = await transferPoints(mergeId, keepId, now);
   // Parties merged earlier into the merged one now point at the party that stays, so
   // `mergedInto` always names a live party (one hop, never a chain).
   await tx
@@ -264,6 +270,8 @@ export async function mergeParties(input: MergePartiesInput): Promise<{ party: P
     referralsAsReferrer: asReferrer.length,
     referralsAsReferee: refereeMoved,
     referralCode,
+    points: points.points,
+    pointsDebt: points.debt,
   };
   await recordAudit({
     operation: 'mergeParties',

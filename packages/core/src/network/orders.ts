@@ -1,7 +1,8 @@
 import { and, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import * as z from 'zod';
-import { currentTenant } from '../access';
+import { currentTenant, pointsSettings } from '../access';
 import { recordAudit } from '../audit';
+import { earnForOrder } from '../points/earn';
 import { convertReferralForOrder } from '../referrals/lifecycle';
 import type { ReferralRow } from '../referrals/read';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
@@ -147,6 +148,7 @@ export async function recordOrder(input: RecordOrderInput): Promise<{ order: Ord
     details: { amount: order.amount, currency: order.currency, ...(becameCustomer ? { partyKind: { from: 'PROSPECT', to: 'CUSTOMER' } } : {}) },
   });
   if (becameCustomer) await emitEvent('party.updated', { party: { id: party.id }, changedFields: ['kind'] });
+  await earnForOrder(order, pointsSettings(tenant.settings), now);
   const referral = await convertReferralForOrder(order);
   return { order, referral };
 }

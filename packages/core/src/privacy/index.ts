@@ -9,6 +9,7 @@ import { orders } from '../network/orders.sql';
 import { parties } from '../network/parties.sql';
 import { relationships } from '../network/relationships.sql';
 import { referralCodes, referrals, referralSubtreeSizes } from '../referrals/referrals.sql';
+import { pointsDraws, pointsEntries } from '../points/points.sql';
 import { stageTransitions } from '../stages/stage-transitions.sql';
 import { webhookDeliveries } from '../webhooks/deliveries.sql';
 import { emitEvent } from '../webhooks';
@@ -16,7 +17,7 @@ import { emitEvent } from '../webhooks';
 type PartyRow = typeof parties.$inferSelect;
 
 /** Bumped whenever the export document's shape changes, so consumers can tell versions apart. */
-export const exportSchemaVersion = 2;
+export const exportSchemaVersion = 3;
 
 async function requirePartyById(id: string, forUpdate = false): Promise<PartyRow> {
   if (!isUuid(id)) throw UserError.of('NOT_FOUND', 'No such party', 'id');
@@ -38,7 +39,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
   const tx = useTransaction();
   const tenantId = useTenantId();
   const party = await requirePartyById(id);
-  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree] = await Promise.all([
+  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree, ledger, draws] = await Promise.all([
     tx
       .select()
       .from(relationships)
@@ -65,6 +66,16 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       .where(and(eq(stageTransitions.tenantId, tenantId), eq(stageTransitions.partyId, id)))
       .orderBy(asc(stageTransitions.at), asc(stageTransitions.id)),
     tx.select().from(referralSubtreeSizes).where(and(eq(referralSubtreeSizes.tenantId, tenantId), eq(referralSubtreeSizes.partyId, id))),
+    tx
+      .select()
+      .from(pointsEntries)
+      .where(and(eq(pointsEntries.tenantId, tenantId), eq(pointsEntries.partyId, id)))
+      .orderBy(asc(pointsEntries.at), asc(pointsEntries.id)),
+    tx
+      .select()
+      .from(pointsDraws)
+      .where(and(eq(pointsDraws.tenantId, tenantId), eq(pointsDraws.partyId, id)))
+      .orderBy(asc(pointsDraws.at), asc(pointsDraws.id)),
   ]);
   // Exporting personal data is itself an access to it: audited (without the data).
   await recordAudit({ operation: 'exportPartyData', entityType: 'Party', entityIds: [id] });
@@ -85,6 +96,9 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       // The copy of the latest snapshot that lists sort by (all nulls before the first score).
       latestLoyalty: latest[0] ?? null,
       stageHistory: history,
+      // The member points ledger and which lots each spending entry drew from.
+      pointsLedger: ledger,
+      pointsDraws: draws,
     }),
   ) as Record<string, unknown>;
 }

@@ -9,6 +9,8 @@ export const webhookEvents = [
   'referral.converted',
   'referral.rewarded',
   'loyalty.segment_changed',
+  'points.earned',
+  'points.redeemed',
 ] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 

@@ -14,7 +14,11 @@ export const ApiScopeEnum = builder.enumType('ApiScope', {
     },
     REFERRALS_READ: { description: 'referrals:read — read referrals, referral chains and trees, stats, leaderboards and fraud signals.' },
     REFERRALS_WRITE: { description: 'referrals:write — create, convert, reject and reward referrals; includes REFERRALS_READ.' },
-    LOYALTY_READ: { description: 'loyalty:read — read loyalty snapshots and the loyalty analytics (segments, churn, Pareto).' },
+    LOYALTY_READ: { description: 'loyalty:read — read loyalty snapshots, the loyalty analytics (segments, churn, Pareto) and member points.' },
+    LOYALTY_WRITE: {
+      description:
+        'loyalty:write — redeem and adjust member points; includes LOYALTY_READ. Separate from NETWORK_WRITE: points are worth money, and a key that syncs parties and orders need not be able to grant them.',
+    },
     ADMIN: {
       description:
         'admin — everything the ADMIN role may do: every other scope plus API keys, settings, webhooks, the audit log, scoring runs and personal-data export/erasure.',

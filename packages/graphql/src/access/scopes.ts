@@ -8,6 +8,8 @@ export interface Rights {
   referralsRead: boolean;
   referralsWrite: boolean;
   loyaltyRead: boolean;
+  /** Points: redeem and adjust (the loyalty programme's money-like writes). */
+  loyaltyWrite: boolean;
   admin: boolean;
 }
 
@@ -17,6 +19,7 @@ const none: Rights = {
   referralsRead: false,
   referralsWrite: false,
   loyaltyRead: false,
+  loyaltyWrite: false,
   admin: false,
 };
 
@@ -26,11 +29,12 @@ const all: Rights = {
   referralsRead: true,
   referralsWrite: true,
   loyaltyRead: true,
+  loyaltyWrite: true,
   admin: true,
 };
 
-// domain: ADMIN everything; MEMBER reads and writes the network, stages, referrals and orders;
-// VIEWER reads.
+// domain: ADMIN everything; MEMBER reads and writes the network, stages, referrals and orders
+// (and redeems and adjusts points, the desk's daily work); VIEWER reads.
 const roleRights: Record<Role, Rights> = {
   ADMIN: all,
   MEMBER: { ...all, admin: false },
@@ -44,6 +48,7 @@ const scopeRights: Record<ApiScope, Partial<Rights>> = {
   REFERRALS_READ: { referralsRead: true },
   REFERRALS_WRITE: { referralsRead: true, referralsWrite: true },
   LOYALTY_READ: { loyaltyRead: true },
+  LOYALTY_WRITE: { loyaltyRead: true, loyaltyWrite: true },
   ADMIN: all,
 };
 

@@ -82,6 +82,29 @@ const ReferralSettingsInput = builder.inputType('ReferralSettingsInput', {
   }),
 });
 
+const TierMultipliersInput = builder.inputType('TierMultipliersInput', {
+  description: "What an order's points are multiplied by for a party of each membership tier (a party without a tier earns × 1); each a decimal 0–10 with at most 4 decimals.",
+  fields: (t) => ({
+    bronze: t.field({ type: 'Decimal', description: 'BRONZE (default 1).' }),
+    silver: t.field({ type: 'Decimal', description: 'SILVER (default 1.2).' }),
+    gold: t.field({ type: 'Decimal', description: 'GOLD (default 1.5).' }),
+    platinum: t.field({ type: 'Decimal', description: 'PLATINUM (default 2).' }),
+  }),
+});
+
+const PointsSettingsInput = builder.inputType('PointsSettingsInput', {
+  description: 'Member points (会员积分): how orders earn them and how long they last; a setting left out keeps its current value.',
+  fields: (t) => ({
+    pointsPerUnit: t.field({
+      type: 'Decimal',
+      description: 'Points per currency unit of an order, before the tier multiplier; the product is rounded down. 0–1000, at most 4 decimals (default 1); 0 turns earning off.',
+    }),
+    pendingDays: t.int({ description: "Days an order's points stay pending after it was placed (the return window), 0–365 (default 7)." }),
+    expiryDays: t.int({ description: 'Days points stay available before what is left of them expires: 0 (never) or 1–3650 (default 365).' }),
+    tierMultipliers: t.field({ type: TierMultipliersInput, description: 'The multiplier of each membership tier.' }),
+  }),
+});
+
 const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput', {
   description: 'Only the given settings change. A change to stage policy or scoring bumps the rule version.',
   fields: (t) => ({
@@ -95,6 +118,7 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
     auditLogRetentionDays: t.int({
       description: 'Days the audit log is kept: 0 keeps it forever (the default), else 180–3650.',
     }),
+    points: t.field({ type: PointsSettingsInput, description: 'How orders earn member points and how long they last.' }),
   }),
 });
 
@@ -137,6 +161,9 @@ builder.mutationField('updateTenantSettings', (t) =>
                 maxReferralsPerHour: input.referrals.maxReferralsPerHour ?? undefined,
                 minMinutesToConvert: input.referrals.minMinutesToConvert ?? undefined,
               }
+            : undefined,
+          points: input.points
+            ? { ...defined({ ...input.points, tierMultipliers: null }), tierMultipliers: defined(input.points.tierMultipliers) }
             : undefined,
           followUpDays: input.followUpDays ?? undefined,
           webhookDeliveryRetentionDays: input.webhookDeliveryRetentionDays ?? undefined,

@@ -46,6 +46,8 @@ describe('audit log', () => {
     await run('updateRelationship', { id: edge, strength: 4 }, 'relationship { id }');
     await run('disconnectParties', { id: edge }, 'deletedId');
     await run('recordOrder', { partyId: b, amount: '99.00' }, 'order { id }');
+    await run('adjustPoints', { partyId: b, points: 20, reason: 'Welcome' }, 'entry { id }');
+    await run('redeemPoints', { partyId: b, points: 5 }, 'entry { id }');
     await run('recordInteraction', { partyId: b, kind: 'CALL', satisfaction: 5 }, 'interaction { id }');
     await run('moveStage', { partyId: a, to: 'TRUST_BUILDING' }, 'party { id }');
     const converted = (await run('createReferral', { referrerId: a, refereeId: c }, 'referral { id }')).referral.id;

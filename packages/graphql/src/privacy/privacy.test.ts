@@ -5,6 +5,7 @@ import { allowInsecureWebhookTargets } from '../webhooks/webhook';
 import { recordAudit } from '@guanxi/core/audit';
 import { connectParties, createParty, recordInteraction, recordOrder } from '@guanxi/core/network';
 import { createReferral } from '@guanxi/core/referrals';
+import { adjustPoints, redeemPoints } from '@guanxi/core/points';
 import { moveStage } from '@guanxi/core/stages';
 import { asTenant, tenantExec, tenantRows } from '@guanxi/core/test';
 import { emitEvent } from '@guanxi/core/webhooks';
@@ -45,6 +46,8 @@ async function richParty(tenantId: string, tag: string) {
     await createReferral({ referrerId: friend.id, refereeId: party.id, channel: 'wechat' } as never);
     await createReferral({ referrerId: party.id, refereeId: referee.id } as never);
     await recordOrder({ partyId: party.id, amount: '199.90' } as never);
+    await adjustPoints({ partyId: party.id, points: 10, reason: 'welcome bonus' });
+    await redeemPoints({ partyId: party.id, points: 4 });
     await moveStage({ partyId: party.id, to: 'DORMANT', reason: 'qualified on call' });
     // Personal values copied elsewhere: an audit detail and a queued webhook payload.
     await recordAudit({ operation: 'testCopy', entityType: 'Party', entityIds: [party.id], details: { email: personal.email, name: personal.displayName } });
@@ -83,7 +86,7 @@ describe('exportPartyData / erasePartyData', () => {
       { id: encodeGlobalID('Party', party.id) },
     );
     const doc = exportPartyData.document;
-    expect(doc.schemaVersion).toBe(2);
+    expect(doc.schemaVersion).toBe(3);
     expect(Date.parse(doc.exportedAt)).not.toBeNaN();
     expect(doc.party).toMatchObject({ id: party.id, email: 'zhang.exp@example.com', birthday: '1984-03-17' });
 
@@ -107,6 +110,8 @@ describe('exportPartyData / erasePartyData', () => {
       loyalty_snapshots: doc.loyaltySnapshots,
       party_loyalty: doc.latestLoyalty ? [doc.latestLoyalty] : [],
       stage_transitions: doc.stageHistory,
+      points_entries: doc.pointsLedger,
+      points_draws: doc.pointsDraws,
     };
     const tables = [...new Set(refs.map((r) => r.table_name))];
     for (const table of tables) {
