@@ -35,6 +35,7 @@ CREATE TABLE "points_entries" (
 	CONSTRAINT "points_entries_expiry" CHECK ("points_entries"."expires_at" is null or ("points_entries"."available_at" is not null and "points_entries"."expires_at" > "points_entries"."available_at"))
 );
 --> statement-breakpoint
+ALTER TABLE "scoring_runs" ADD COLUMN "points_expired" integer;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_entry_fk" FOREIGN KEY ("tenant_id","entry_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_lot_fk" FOREIGN KEY ("tenant_id","lot_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -47,6 +48,8 @@ CREATE INDEX "points_draws_entry_idx" ON "points_draws" USING btree ("tenant_id"
 CREATE UNIQUE INDEX "points_entries_idempotency_uq" ON "points_entries" USING btree ("tenant_id","idempotency_key") WHERE "points_entries"."idempotency_key" is not null;--> statement-breakpoint
 CREATE INDEX "points_entries_party_at_idx" ON "points_entries" USING btree ("tenant_id","party_id","at","id");--> statement-breakpoint
 CREATE INDEX "points_entries_order_idx" ON "points_entries" USING btree ("tenant_id","order_id") WHERE "points_entries"."order_id" is not null;--> statement-breakpoint
+CREATE INDEX "points_lots_expiry_idx" ON "points_entries" USING btree ("tenant_id","expires_at") WHERE "points_entries"."points" > 0 and "points_entries"."expires_at" is not null;--> statement-breakpoint
+CREATE INDEX "points_entries_tenant_at_idx" ON "points_entries" USING btree ("tenant_id","at");--> statement-breakpoint
 -- domain (member points): entries are never updated or deleted; every change is a new entry. The
 -- application may only read and add (no UPDATE or DELETE granted), and a trigger refuses both
 -- whoever asks, as for stage history.

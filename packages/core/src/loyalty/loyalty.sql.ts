@@ -121,6 +121,8 @@ export const scoringRuns = pgTable(
     durationMs: integer('duration_ms'),
     partiesScored: integer('parties_scored'),
     stageMoves: jsonb('stage_moves').$type<Record<string, number>>(),
+    // Member points the run's expiry wrote off (EXPIRE entries), null before it ran.
+    pointsExpired: integer('points_expired'),
     ruleVersion: integer('rule_version'),
     triggeredBy: text('triggered_by'),
     error: text('error'),

@@ -7,6 +7,7 @@ import { savepoint, useTenantId, useTransaction, withTenant } from '../drizzle/t
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { decodeCursor, encodeCursor, type PageRequest } from '../pagination';
+import { expirePoints, type ExpiryWindow } from '../points/expiry';
 import { todayUtc } from '../validation';
 import type { ScoringRunStatus } from './enums';
 import { scoringRuns } from './loyalty.sql';
@@ -41,6 +42,8 @@ export interface ScoringRunResult {
   status: 'SUCCEEDED' | 'FAILED';
   partiesScored: number | null;
   stageMoves: Record<string, number> | null;
+  /** Member points written off as expired on or before the day. */
+  pointsExpired: number | null;
   ruleVersion: number | null;
   durationMs: number;
   error: string | null;
@@ -73,15 +76,36 @@ async function scoreForRun(
   runId: string,
   asOf: string,
   options: Pick<RunOptions, 'afterScoring' | 'afterWrite'>,
-): Promise<{ scored: ScoreResult; stageMoves: Record<string, number> | null }> {
+): Promise<{ scored: ScoreResult; stageMoves: Record<string, number> | null; pointsExpired: number }> {
   const tenantId = useTenantId();
   const scored = await scoreCurrentTenant(asOf, {
     runId,
     ...(options.afterWrite ? { afterWrite: () => options.afterWrite!(tenantId) } : {}),
   });
   await closeAbandonedRuns(runId);
+  // Member points that expired on or before the day, in the same transaction (domain: one run per
+  // tenant and day does both).
+  const pointsExpired = await expirePoints(asOf, await previousExpiry(runId));
   const stageMoves = options.afterScoring ? await options.afterScoring(tenantId, asOf) : null;
-  return { scored, stageMoves };
+  return { scored, stageMoves, pointsExpired };
+}
+
+/** What the tenant's latest successful run with an expiry covered (see `expirePoints`). */
+async function previousExpiry(currentRunId: string): Promise<ExpiryWindow> {
+  const [previous] = await useTransaction()
+    .select({ asOf: scoringRuns.asOf, startedAt: scoringRuns.startedAt })
+    .from(scoringRuns)
+    .where(
+      and(
+        eq(scoringRuns.tenantId, useTenantId()),
+        eq(scoringRuns.status, 'SUCCEEDED'),
+        sql`${scoringRuns.pointsExpired} is not null`,
+        ne(scoringRuns.id, currentRunId),
+      ),
+    )
+    .orderBy(sql`${scoringRuns.startedAt} desc`)
+    .limit(1);
+  return { previousAsOf: previous?.asOf ?? null, previousStartedAt: previous?.startedAt ?? null };
 }
 
 /**
@@ -235,6 +259,7 @@ export async function runTenantScoring(
     status: 'FAILED',
     partiesScored: null,
     stageMoves: null,
+    pointsExpired: null,
     ruleVersion: null,
     durationMs: elapsed(),
     error: null,
@@ -265,7 +290,7 @@ export async function runTenantScoring(
   const heartbeat = startRunHeartbeat(db, tenantId, runId, { intervalMs: options.heartbeatIntervalMs });
   try {
     return await inTenant(async () => {
-      const { scored, stageMoves } = await scoreForRun(runId, asOf, options);
+      const { scored, stageMoves, pointsExpired } = await scoreForRun(runId, asOf, options);
       const durationMs = elapsed();
       await useTransaction()
         .update(scoringRuns)
@@ -275,6 +300,7 @@ export async function runTenantScoring(
           durationMs,
           partiesScored: scored.partiesScored,
           stageMoves,
+          pointsExpired,
           ruleVersion: scored.ruleVersion,
           // A slow run closed as abandoned meanwhile: its real outcome replaces that.
           error: null,
@@ -285,6 +311,7 @@ export async function runTenantScoring(
         status: 'SUCCEEDED',
         partiesScored: scored.partiesScored,
         stageMoves,
+        pointsExpired,
         ruleVersion: scored.ruleVersion,
         durationMs,
       });
@@ -366,7 +393,7 @@ export async function runScoringInTransaction(
   const elapsed = () => Math.round(performance.now() - started);
   try {
     return await savepoint(async () => {
-      const { scored, stageMoves } = await scoreForRun(runId, asOf, options);
+      const { scored, stageMoves, pointsExpired } = await scoreForRun(runId, asOf, options);
       const [run] = await useTransaction()
         .insert(scoringRuns)
         .values({
@@ -379,6 +406,7 @@ export async function runScoringInTransaction(
           durationMs: elapsed(),
           partiesScored: scored.partiesScored,
           stageMoves,
+          pointsExpired,
           ruleVersion: scored.ruleVersion,
           triggeredBy,
         })
@@ -387,7 +415,7 @@ export async function runScoringInTransaction(
         operation: 'runScoring',
         entityType: 'ScoringRun',
         entityIds: [runId],
-        details: { asOf, partiesScored: scored.partiesScored, ruleVersion: scored.ruleVersion, stageMoves },
+        details: { asOf, partiesScored: scored.partiesScored, ruleVersion: scored.ruleVersion, stageMoves, pointsExpired },
       });
       return run!;
     });

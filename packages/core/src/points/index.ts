@@ -5,3 +5,4 @@ export * from './ledger';
 export * from './redeem';
 export { earnForOrder } from './earn';
 export { transferPoints, type PointsTransfer } from './transfer';
+export { expirePoints, type ExpiryWindow } from './expiry';

@@ -53,6 +53,9 @@ export const pointsEntries = pgTable(
     // The ledger page (newest first) and every balance: all of a party's entries.
     index('points_entries_party_at_idx').on(t.tenantId, t.partyId, t.at, t.id),
     index('points_entries_order_idx').on(t.tenantId, t.orderId).where(sql`${t.orderId} is not null`),
+    // The nightly expiry: lots by expiry, and lots written since the last run (backdated orders).
+    index('points_lots_expiry_idx').on(t.tenantId, t.expiresAt).where(sql`${t.points} > 0 and ${t.expiresAt} is not null`),
+    index('points_entries_tenant_at_idx').on(t.tenantId, t.at),
     check('points_entries_not_zero', sql`${t.points} <> 0`),
     check(
       'points_entries_sign',

@@ -9,7 +9,9 @@ import { parties } from '../network/parties.sql';
 import { relationships } from '../network/relationships.sql';
 import { referralCodes, referrals } from '../referrals/referrals.sql';
 import { stageTransitions } from '../stages/stage-transitions.sql';
+import { runTenantScoring } from '../loyalty/runs';
 import { calendarDate, todayUtc } from '../validation';
+import { seedPoints } from './points';
 import {
   planDemoData,
   type InteractionInsert,
@@ -68,6 +70,7 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
     throw new Error('asOf must be a date written YYYY-MM-DD');
   }
   const asOf = Date.parse(`${asOfDay}T00:00:00.000Z`);
+  const calendarDayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
 
   const { tenant, apiKey } = await createTenant(db, {
     name: options.name ?? defaultSeedOptions.name,
@@ -162,10 +165,20 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
     }),
   );
 
+  const points = await seedPoints(db, tenantId, settings);
   // Fresh statistics for the planner: embedded PGlite has no autovacuum to gather them, and a
   // never-analysed table can get poor plans for its foreign-key checks.
   await db.execute(sql`analyze`);
-  return { tenantId, apiKey, counts };
+  // Scored for the day before and the day itself, as two nights would have: segments, tiers and
+  // segment migration have data from the first start, and expired points are written off.
+  let pointsExpired = 0;
+  for (const day of [calendarDayBefore(asOfDay), asOfDay]) {
+    if (day > todayUtc()) continue; // a demo dated ahead is scored by the nights to come
+    const run = await runTenantScoring(db, tenantId, day, { triggeredBy: 'seed' });
+    if (run.status !== 'SUCCEEDED') throw new Error(`Scoring the demo tenant for ${day} failed: ${run.error}`);
+    pointsExpired += run.pointsExpired ?? 0;
+  }
+  return { tenantId, apiKey, counts: { ...counts, pointsEarned: points.earned, pointsRedemptions: points.redeemed, pointsExpired } };
 }
 
 /**

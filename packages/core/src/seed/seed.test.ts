@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, DatabaseHandle, Transaction } from '../drizzle/client';
 import { withTenant } from '../drizzle/transaction';
@@ -266,5 +266,31 @@ describe('replayStages', () => {
       'LONG_TERM',
     ]);
     expect(replay.stageChangedAt).toBe(day(366));
+  });
+});
+
+describe('the demo tenant on its first start', () => {
+  let handle: DatabaseHandle;
+  beforeAll(async () => {
+    handle = await createTestDatabase();
+  });
+  afterAll(() => handle.close());
+
+  it('has member points earned, redeemed and expired, and is scored for yesterday and today', async () => {
+    const result = await seedDemoTenant(handle.db, { parties: 60 });
+    expect(result.counts.pointsEarned).toBe(result.counts.orders);
+    expect(result.counts.pointsRedemptions).toBeGreaterThan(0);
+    expect(result.counts.pointsExpired).toBeGreaterThan(0);
+    const rows = await withTenant(handle.db, result.tenantId, async (tx) => ({
+      kinds: (await tx.execute<{ kind: string; n: number }>(sql`select kind::text, count(*)::int as n from points_entries group by 1 order by 1`)).rows,
+      days: (await tx.execute<{ as_of: string; n: number }>(sql`select as_of::text, count(*)::int as n from loyalty_snapshots group by 1 order by 1`)).rows,
+      tiers: (await tx.execute<{ n: number }>(sql`select count(*)::int as n from party_loyalty where tier is not null`)).rows[0]!.n,
+    }));
+    expect(rows.kinds.map((k) => k.kind)).toEqual(['EARN', 'EXPIRE', 'REDEEM']);
+    const today = new Date().toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    expect(rows.days.map((d) => d.as_of)).toEqual([yesterday, today]);
+    expect(rows.days[1]!.n).toBeGreaterThan(0);
+    expect(rows.tiers).toBe(rows.days[1]!.n);
   });
 });

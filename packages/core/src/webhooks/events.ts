@@ -11,6 +11,7 @@ export const webhookEvents = [
   'loyalty.segment_changed',
   'points.earned',
   'points.redeemed',
+  'points.expired',
 ] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 

@@ -42,10 +42,10 @@ describe('guanxi score', () => {
     const result = await runScoreCommand(handle.db, { tenantId, asOf, json: true, stdout: stdout.stream, stderr: stderr.stream });
     expect(result.exitCode).toBe(0);
     const last = JSON.parse(stdout.lines().at(-1)!);
-    expect(last).toEqual({ runs: [{ tenantId, asOf, status: 'SUCCEEDED', partiesScored: 7, stageMoves: null }] });
+    expect(last).toEqual({ runs: [{ tenantId, asOf, status: 'SUCCEEDED', partiesScored: 7, stageMoves: null, pointsExpired: 0 }] });
     // With --json the table goes to stderr, so stdout holds only the JSON line.
     expect(stdout.lines()).toHaveLength(1);
-    expect(stderr.lines().at(-1)).toBe('1 tenant: 1 succeeded, 0 failed; 7 parties scored');
+    expect(stderr.lines().at(-1)).toBe('1 tenant: 1 succeeded, 0 failed; 7 parties scored; 0 points expired');
     const runs = await tenantRows<{ status: string; parties_scored: number; triggered_by: string }>(
       handle,
       tenantId,
@@ -69,7 +69,7 @@ describe('guanxi score', () => {
     });
     expect(result.exitCode).toBe(1);
     expect(result.runs).toEqual([expect.objectContaining({ tenantId, status: 'FAILED', error: expect.stringContaining('stage policy broke') })]);
-    expect(stdout.lines().at(-1)).toBe('1 tenant: 0 succeeded, 1 failed; 0 parties scored');
+    expect(stdout.lines().at(-1)).toBe('1 tenant: 0 succeeded, 1 failed; 0 parties scored; 0 points expired');
     expect(await tenantRows(handle, tenantId, `select count(*)::int as n from loyalty_snapshots`)).toEqual([{ n: 0 }]);
   });
 
@@ -81,13 +81,14 @@ describe('guanxi score', () => {
 
   test('the summary table aligns its columns and totals the runs', () => {
     const lines = scoreSummary([
-      { tenantId: 't1', asOf, status: 'SUCCEEDED', partiesScored: 12_345, durationMs: 1234, stageMoves: { LOYAL_AFTER: 2, parties: 2 }, error: null } as never,
-      { tenantId: 't2', asOf, status: 'FAILED', partiesScored: null, durationMs: 15, stageMoves: null, error: 'boom' } as never,
+      { tenantId: 't1', asOf, status: 'SUCCEEDED', partiesScored: 12_345, durationMs: 1234, stageMoves: { LOYAL_AFTER: 2, parties: 2 }, pointsExpired: 4_321, error: null } as never,
+      { tenantId: 't2', asOf, status: 'FAILED', partiesScored: null, durationMs: 15, stageMoves: null, pointsExpired: null, error: 'boom' } as never,
     ]);
-    expect(lines[0]).toMatch(/^tenant\s+as of\s+status\s+parties\s+duration\s+stage moves\s+error$/);
+    expect(lines[0]).toMatch(/^tenant\s+as of\s+status\s+parties\s+duration\s+stage moves\s+points expired\s+error$/);
     expect(lines[2]).toContain('12,345');
+    expect(lines[2]).toMatch(/parties=2\s+4,321/);
     expect(lines[2]).toContain('LOYAL_AFTER=2');
     expect(lines[3]).toMatch(/FAILED .*—.*boom$/);
-    expect(lines.at(-1)).toBe('2 tenants: 1 succeeded, 1 failed; 12,345 parties scored');
+    expect(lines.at(-1)).toBe('2 tenants: 1 succeeded, 1 failed; 12,345 parties scored; 4,321 points expired');
   });
 });

@@ -5,7 +5,7 @@
  * (`runNightlyScoring`: bounded concurrency, one run row per tenant, a failing tenant does not
  * stop the others). A progress bar runs on stderr; a summary table follows, on stdout — or, with
  * `--json`, on stderr, the last stdout line then being
- * `{"runs":[{"tenantId","asOf","status","partiesScored","stageMoves"}]}` (api: command line).
+ * `{"runs":[{"tenantId","asOf","status","partiesScored","stageMoves","pointsExpired"}]}` (api: command line).
  * The exit code is 1 when any tenant's run failed, so a cron wrapper notices.
  */
 import { isUuid, todayUtc, UserError, type Database } from '@guanxi/core';
@@ -48,7 +48,7 @@ function movesText(moves: Record<string, number> | null): string {
 
 /** The summary table: one row per tenant, then a totals line. */
 export function scoreSummary(runs: readonly ScoringRunResult[]): string[] {
-  const header = ['tenant', 'as of', 'status', 'parties', 'duration', 'stage moves', 'error'];
+  const header = ['tenant', 'as of', 'status', 'parties', 'duration', 'stage moves', 'points expired', 'error'];
   const rows = runs.map((run) => [
     run.tenantId,
     run.asOf,
@@ -56,22 +56,24 @@ export function scoreSummary(runs: readonly ScoringRunResult[]): string[] {
     run.partiesScored === null ? '—' : number.format(run.partiesScored),
     seconds(run.durationMs),
     movesText(run.stageMoves),
+    run.pointsExpired === null ? '—' : number.format(run.pointsExpired),
     run.error ?? '',
   ]);
   // The error column is last and left unpadded: it may be long.
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : i === 3 || i === 4 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (i === cells.length - 1 ? cell : i === 3 || i === 4 || i === 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
   const failed = runs.filter((run) => run.status === 'FAILED').length;
   const scored = runs.reduce((sum, run) => sum + (run.partiesScored ?? 0), 0);
+  const expired = runs.reduce((sum, run) => sum + (run.pointsExpired ?? 0), 0);
   return [
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
-    `${runs.length} tenant${runs.length === 1 ? '' : 's'}: ${runs.length - failed} succeeded, ${failed} failed; ${number.format(scored)} parties scored`,
+    `${runs.length} tenant${runs.length === 1 ? '' : 's'}: ${runs.length - failed} succeeded, ${failed} failed; ${number.format(scored)} parties scored; ${number.format(expired)} points expired`,
   ];
 }
 
@@ -107,12 +109,13 @@ export async function runScoreCommand(db: Database, options: ScoreCommandOptions
 
   for (const line of scoreSummary(runs)) human.write(`${line}\n`);
   if (options.json) {
-    const summary = runs.map(({ tenantId, asOf: day, status, partiesScored, stageMoves }) => ({
+    const summary = runs.map(({ tenantId, asOf: day, status, partiesScored, stageMoves, pointsExpired }) => ({
       tenantId,
       asOf: day,
       status,
       partiesScored,
       stageMoves,
+      pointsExpired,
     }));
     stdout.write(`${JSON.stringify({ runs: summary })}\n`);
   }

@@ -55,6 +55,10 @@ export const ScoringRun = builder.loadableNode('ScoringRun', {
       description: 'Moves the stage policy made after scoring, per rule.',
       resolve: (run) => run.stageMoves,
     }),
+    pointsExpired: t.exposeInt('pointsExpired', {
+      nullable: true,
+      description: 'Member points the run wrote off as expired on or before asOf (EXPIRE entries); null unless SUCCEEDED.',
+    }),
     ruleVersion: t.exposeInt('ruleVersion', {
       nullable: true,
       description: "The tenant's rule version the run scored with (as its snapshots record it).",

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { tenantExec, usingPostgres } from '@guanxi/core/test';
+import { tenantExec, tenantRows, usingPostgres } from '@guanxi/core/test';
+import { allowInsecureWebhookTargets } from '../webhooks/webhook';
 import { createStatementCounter, createTestApi, postGraphQL, type TenantClient, type TestApi } from '../../test/helpers';
 
 let api: TestApi;
 const counter = createStatementCounter();
 beforeAll(async () => {
   api = await createTestApi({ rateLimits: null }, { logger: counter.logger });
+  allowInsecureWebhookTargets(api.handle.db);
 });
 afterAll(() => api.close());
 
@@ -232,6 +234,50 @@ describe('reading', () => {
     await expect(tenantExec(api.handle, tenant.tenantId, (sql) => sql`update points_entries set points = 1000`)).rejects.toThrow();
     await expect(tenantExec(api.handle, tenant.tenantId, (sql) => sql`delete from points_entries`)).rejects.toThrow();
     expect((await pointsOf(tenant, party)).points.available).toBe(10);
+  });
+});
+
+describe('the nightly expiry', () => {
+  const runScoring = `mutation ($asOf: Date!) { runScoring(input: { asOf: $asOf }) { runs { status pointsExpired } userErrors { message } } }`;
+  const utcDay = (at: Date) => at.toISOString().slice(0, 10);
+
+  test('writes one EXPIRE entry per party for lots expired on or before the day, once, and queues points.expired', async () => {
+    const tenant = await api.newTenant();
+    await tenant.query(`mutation { createWebhook(input: { url: "http://127.0.0.1:9/hook", events: ["points.*"] }) { secret } }`);
+    const party = await newParty(tenant);
+    const now = new Date();
+    const startOfToday = Date.parse(`${utcDay(now)}T00:00:00.000Z`);
+    // Two lots that expired today (before now), one long ago, one still good.
+    const expiresToday = new Date(startOfToday + (now.getTime() - startOfToday) / 2);
+    await order(tenant, party, '10', new Date(expiresToday.getTime() - 372 * day).toISOString());
+    await order(tenant, party, '5', new Date(expiresToday.getTime() - 372 * day - 1000).toISOString());
+    await order(tenant, party, '40', daysAgo(500));
+    await order(tenant, party, '3', daysAgo(20));
+    await tenant.query(redeem, { input: { partyId: party, points: 2 } });
+
+    const yesterday = utcDay(new Date(startOfToday - day));
+    const first = (await tenant.query(runScoring, { asOf: yesterday })).runScoring.runs[0];
+    expect(first).toEqual({ status: 'SUCCEEDED', pointsExpired: 40 });
+    const second = (await tenant.query(runScoring, { asOf: utcDay(now) })).runScoring.runs[0];
+    expect(second).toEqual({ status: 'SUCCEEDED', pointsExpired: 15 });
+    const again = (await tenant.query(runScoring, { asOf: utcDay(now) })).runScoring.runs[0];
+    expect(again).toEqual({ status: 'SUCCEEDED', pointsExpired: 0 });
+
+    const read = await pointsOf(tenant, party);
+    const expiries = read.pointsLedger.edges.map((e: any) => e.node).filter((n: any) => n.kind === 'EXPIRE');
+    // Written by whoever ran the day: here the API key that called runScoring (the nightly job: SYSTEM).
+    expect(expiries.map((n: any) => [n.points, n.source, n.actor.kind, n.reason])).toEqual([
+      [-15, 'JOB', 'API_KEY', `Expired on or before ${utcDay(now)}`],
+      [-40, 'JOB', 'API_KEY', `Expired on or before ${yesterday}`],
+    ]);
+    // The balance never counted them; it is unchanged by writing them off.
+    expect(read.points).toMatchObject({ available: 1, pending: 0, lifetimeEarned: 58 });
+    const events = await tenantRows<{ payload: { entry: { points: number } } }>(
+      api.handle,
+      tenant.tenantId,
+      `select payload from webhook_deliveries where event = 'points.expired' order by created_at`,
+    );
+    expect(events.map((e) => e.payload.entry.points).sort()).toEqual([-15, -40]);
   });
 });
 
