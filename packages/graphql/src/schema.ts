@@ -9,6 +9,7 @@ import './access/settings';
 import './network/party';
 import './network/relationship';
 import './network/order';
+import './network/refund';
 import './network/interaction';
 import './network/follow-up';
 import './network/import';

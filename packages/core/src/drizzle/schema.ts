@@ -7,6 +7,7 @@ export * from '../network/parties.sql';
 export * from '../network/relationships.sql';
 export * from '../network/orders.sql';
 export * from '../network/interactions.sql';
+export * from '../network/refunds.sql';
 export * from '../stages/enums';
 export * from '../stages/stage-transitions.sql';
 export * from '../referrals/referrals.sql';

@@ -181,20 +181,30 @@ export function scoringStatement(input: StatementInput): SQL {
   const utcDate = (column: SQL) => sql`(${column} at time zone 'UTC')::date`;
 
   return sql`
-    with orders_by_party as (
+    with refunds_by_order as (
+      -- domain (refunds): the refunds made on or before D, per order.
+      select f.order_id, sum(f.amount) as refunded
+      from order_refunds f
+      where f.tenant_id = ${tenantId} and f.created_at < ${cutoff}
+      group by f.order_id
+    ),
+    orders_by_party as (
       -- Each order's window test feeds plain aggregates through CASE (cheaper than a FILTER
-      -- clause per aggregate): null or 0 outside the window.
+      -- clause per aggregate): null or 0 outside the window. domain (refunds): monetary sums net
+      -- amounts, and a fully refunded order counts nowhere (so a party whose orders up to D are
+      -- all refunded is not scored).
       select o.party_id,
              max(o.placed_at) as last_at,
              min(case when ${inWindow} then o.placed_at end) as first_in_window,
              sum(case when ${inWindow} then 1 else 0 end) as frequency,
-             coalesce(sum(case when ${inWindow} then o.amount end), 0) as monetary,
+             coalesce(sum(case when ${inWindow} then o.amount - coalesce(f.refunded, 0) end), 0) as monetary,
              count(case when ${inWindow} then o.satisfaction end) as rated,
              coalesce(sum(case when ${inWindow} then o.satisfaction end), 0) as rating_sum,
              -- domain §2: an order is satisfying when rated ≥ 4 or not rated at all.
              sum(case when ${inWindow} and (o.satisfaction is null or o.satisfaction >= 4) then 1 else 0 end) as satisfying
       from orders o
-      where o.tenant_id = ${tenantId} and o.placed_at < ${cutoff}
+      left join refunds_by_order f on f.order_id = o.id
+      where o.tenant_id = ${tenantId} and o.placed_at < ${cutoff} and (f.refunded is null or f.refunded < o.amount)
       group by o.party_id
     ),
     contacts_by_party as (

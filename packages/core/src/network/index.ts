@@ -7,6 +7,8 @@ export * from './parties';
 export * from './relationships';
 export * from './graph';
 export * from './orders';
+export * from './refunds';
+export { orderRefunds } from './refunds.sql';
 export * from './interactions';
 export * from './follow-ups';
 export * from './import';

@@ -31,7 +31,7 @@ const amountPattern = /^(-?)(\d{1,15})(?:\.(\d+))?$/;
  * Why an amount is refused, or null. Checked on the text itself: money is never parsed to a float
  * (domain: exact decimal), so "0.1" stays "0.1" and no digit is rounded away or made up.
  */
-function amountProblem(amount: string, currency: string): string | null {
+export function amountProblem(amount: string, currency: string): string | null {
   const match = amountPattern.exec(amount);
   if (!match) return 'Amount is a decimal number written as a string, e.g. "199.90"';
   const [, sign, whole, fraction = ''] = match;

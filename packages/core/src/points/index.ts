@@ -6,3 +6,4 @@ export * from './redeem';
 export { earnForOrder } from './earn';
 export { transferPoints, type PointsTransfer } from './transfer';
 export { expirePoints, type ExpiryWindow } from './expiry';
+export { reversePointsForRefund } from './reverse';

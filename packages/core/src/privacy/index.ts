@@ -1,4 +1,4 @@
-import { and, asc, eq, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
@@ -10,6 +10,7 @@ import { parties } from '../network/parties.sql';
 import { relationships } from '../network/relationships.sql';
 import { referralCodes, referrals, referralSubtreeSizes } from '../referrals/referrals.sql';
 import { pointsDraws, pointsEntries } from '../points/points.sql';
+import { orderRefunds } from '../network/refunds.sql';
 import { stageTransitions } from '../stages/stage-transitions.sql';
 import { webhookDeliveries } from '../webhooks/deliveries.sql';
 import { emitEvent } from '../webhooks';
@@ -39,7 +40,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
   const tx = useTransaction();
   const tenantId = useTenantId();
   const party = await requirePartyById(id);
-  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree, ledger, draws] = await Promise.all([
+  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree, ledger, draws, refunds] = await Promise.all([
     tx
       .select()
       .from(relationships)
@@ -76,6 +77,13 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       .from(pointsDraws)
       .where(and(eq(pointsDraws.tenantId, tenantId), eq(pointsDraws.partyId, id)))
       .orderBy(asc(pointsDraws.at), asc(pointsDraws.id)),
+    // Refunds name their order, not the party: those of the party's orders.
+    tx
+      .select(getTableColumns(orderRefunds))
+      .from(orderRefunds)
+      .innerJoin(orders, and(eq(orders.tenantId, orderRefunds.tenantId), eq(orders.id, orderRefunds.orderId)))
+      .where(and(eq(orderRefunds.tenantId, tenantId), eq(orders.partyId, id)))
+      .orderBy(asc(orderRefunds.createdAt), asc(orderRefunds.id)),
   ]);
   // Exporting personal data is itself an access to it: audited (without the data).
   await recordAudit({ operation: 'exportPartyData', entityType: 'Party', entityIds: [id] });
@@ -87,6 +95,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       party,
       relationships: rels,
       orders: partyOrders,
+      orderRefunds: refunds,
       interactions: partyInteractions,
       referralsAsReferrer: asReferrer,
       referralAsReferee: asReferee[0] ?? null,

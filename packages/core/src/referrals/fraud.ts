@@ -10,7 +10,7 @@ import type { ReferralSettings } from './settings';
 // domain §3: signals are looked for when a referral is made and again when it converts; a flagged
 // conversion is not rewarded automatically, a person decides (rewardReferral or rejectReferral).
 export type FraudSignalKind = FraudSignal['kind'];
-export const fraudSignalKinds = ['SAME_CONTACT', 'VELOCITY', 'FAST_CONVERSION', 'RING'] as const satisfies readonly FraudSignalKind[];
+export const fraudSignalKinds = ['SAME_CONTACT', 'VELOCITY', 'FAST_CONVERSION', 'RING', 'REFUNDED_AFTER_REWARD'] as const satisfies readonly FraudSignalKind[];
 
 /**
  * domain: "case is ignored, and in the email local part dots and a +tag are ignored". So

@@ -214,3 +214,33 @@ export async function convertReferralForOrder(order: {
   const reward = await rewardFor(converted, tenant, settings);
   return reward === null ? converted : applyReward(converted, reward, tenant.currency, true);
 }
+
+/**
+ * What a full refund of a referral's converting order does to it (domain: refunds): a CONVERTED
+ * referral, not yet rewarded, is rejected ("converting order refunded"); a REWARDED one keeps its
+ * reward and gets the fraud signal REFUNDED_AFTER_REWARD, for a person to look at (no automatic
+ * claw-back). Returns the referral changed, or null when the order converted none.
+ */
+export async function onConvertingOrderRefunded(orderId: string, refundId: string): Promise<ReferralRow | null> {
+  const [referral] = await useTransaction()
+    .select()
+    .from(referrals)
+    .where(and(eq(referrals.tenantId, useTenantId()), eq(referrals.convertingOrderId, orderId)))
+    .for('update');
+  if (!referral) return null;
+  if (referral.status === 'CONVERTED') return rejectReferral(referral.id, { reason: 'converting order refunded' });
+  if (referral.status !== 'REWARDED' || referral.fraudSignals.some((signal) => signal.kind === 'REFUNDED_AFTER_REWARD')) return null;
+  const signals = [...referral.fraudSignals, { kind: 'REFUNDED_AFTER_REWARD' as const, evidence: { orderId, refundId } }];
+  const [row] = await useTransaction()
+    .update(referrals)
+    .set({ fraudSignals: signals })
+    .where(and(eq(referrals.tenantId, useTenantId()), eq(referrals.id, referral.id)))
+    .returning();
+  await recordAudit({
+    operation: 'flagReferral',
+    entityType: 'Referral',
+    entityIds: [referral.id, orderId],
+    details: { fraudSignal: 'REFUNDED_AFTER_REWARD', refundId },
+  });
+  return row!;
+}

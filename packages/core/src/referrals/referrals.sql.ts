@@ -21,7 +21,7 @@ export type ReferralStatus = (typeof referralStatuses)[number];
 export const referralStatus = pgEnum('referral_status', referralStatuses);
 
 export interface FraudSignal {
-  kind: 'SAME_CONTACT' | 'VELOCITY' | 'FAST_CONVERSION' | 'RING';
+  kind: 'SAME_CONTACT' | 'VELOCITY' | 'FAST_CONVERSION' | 'RING' | 'REFUNDED_AFTER_REWARD';
   evidence: Record<string, unknown>;
 }
 

@@ -72,7 +72,14 @@ export async function applyStagePolicy(asOf: string): Promise<StagePolicyResult>
                                 and (m.last_manual is null or o.placed_at > m.last_manual)) as recent_orders,
              max(o.placed_at) as last_order
       from orders o cross join clock left join manual m on m.party_id = o.party_id
-      where o.tenant_id = ${tenantId} and o.placed_at < clock.cutoff
+      -- domain (refunds): an order fully refunded by the day counts as no order.
+      left join (
+        select f.order_id, sum(f.amount) as refunded
+        from order_refunds f, clock
+        where f.tenant_id = ${tenantId} and f.created_at < clock.cutoff
+        group by f.order_id
+      ) f on f.order_id = o.id
+      where o.tenant_id = ${tenantId} and o.placed_at < clock.cutoff and (f.refunded is null or f.refunded < o.amount)
       group by o.party_id
     ),
     i as (

@@ -12,6 +12,7 @@ export const webhookEvents = [
   'points.earned',
   'points.redeemed',
   'points.expired',
+  'order.refunded',
 ] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 

@@ -45,7 +45,8 @@ describe('audit log', () => {
     const edge = (await run('connectParties', { fromId: a, toId: b, type: 'FRIEND' }, 'relationship { id }')).relationship.id;
     await run('updateRelationship', { id: edge, strength: 4 }, 'relationship { id }');
     await run('disconnectParties', { id: edge }, 'deletedId');
-    await run('recordOrder', { partyId: b, amount: '99.00' }, 'order { id }');
+    const sold = (await run('recordOrder', { partyId: b, amount: '99.00' }, 'order { id }')).order.id;
+    await run('refundOrder', { orderId: sold, amount: '9.00' }, 'refund { id }');
     await run('adjustPoints', { partyId: b, points: 20, reason: 'Welcome' }, 'entry { id }');
     await run('redeemPoints', { partyId: b, points: 5 }, 'entry { id }');
     await run('recordInteraction', { partyId: b, kind: 'CALL', satisfaction: 5 }, 'interaction { id }');

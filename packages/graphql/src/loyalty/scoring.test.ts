@@ -75,7 +75,9 @@ class Q {
 // ---------------------------------------------------------------------------------------------
 // Fixtures: rows written straight into the tables as the tenant's application role.
 
-type OrderSpec = [placedAt: string, amount: string, satisfaction?: number | null];
+/** Refunds of an order: when each was made and how much. */
+type RefundSpec = [createdAt: string, amount: string];
+type OrderSpec = [placedAt: string, amount: string, satisfaction?: number | null, refunds?: RefundSpec[]];
 interface PartySpec {
   key: string;
   archived?: boolean;
@@ -104,10 +106,17 @@ async function load(tenantId: string, parties: PartySpec[], referrals: ReferralS
     all.map((p) => sql`(${tenantId}::uuid, ${ids.get(p.key)}::uuid, 'CUSTOMER', ${p.key}, ${p.archived ? sql`now()` : sql`null`}, '2023-01-01T00:00:00Z', '2023-01-01T00:00:00Z')`),
     sql`, `,
   )}`);
-  const orders = all.flatMap((p) => (p.orders ?? []).map((o) => ({ party: ids.get(p.key)!, o })));
+  const orders = all.flatMap((p) => (p.orders ?? []).map((o) => ({ party: ids.get(p.key)!, o, id: randomUUID() })));
   if (orders.length) {
     await exec((sql) => sql`insert into orders (tenant_id, id, party_id, amount, currency, placed_at, satisfaction) values ${sql.join(
-      orders.map(({ party, o }) => sql`(${tenantId}::uuid, gen_random_uuid(), ${party}::uuid, ${o[1]}::numeric, 'CNY', ${o[0]}::timestamptz, ${o[2] ?? null}::smallint)`),
+      orders.map(({ party, o, id }) => sql`(${tenantId}::uuid, ${id}::uuid, ${party}::uuid, ${o[1]}::numeric, 'CNY', ${o[0]}::timestamptz, ${o[2] ?? null}::smallint)`),
+      sql`, `,
+    )}`);
+  }
+  const refunds = orders.flatMap(({ o, id }) => (o[3] ?? []).map(([at, amount]) => ({ order: id, at, amount })));
+  if (refunds.length) {
+    await exec((sql) => sql`insert into order_refunds (tenant_id, id, order_id, amount, currency, actor_kind, actor_id, created_at) values ${sql.join(
+      refunds.map((f) => sql`(${tenantId}::uuid, gen_random_uuid(), ${f.order}::uuid, ${f.amount}::numeric, 'CNY', 'SYSTEM', 'test', ${f.at}::timestamptz)`),
       sql`, `,
     )}`);
   }
@@ -148,7 +157,7 @@ function randomParties(asOf: string, count: number, seed: number): PartySpec[] {
   const random = mulberry32(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const d = dayNumber(asOf);
-  return Array.from({ length: count }, (_, i) => ({
+  return withRandomRefunds(asOf, seed, Array.from({ length: count }, (_, i) => ({
     key: `random-${i}`,
     archived: random() < 0.08,
     orders: Array.from({ length: Math.floor(random() * 7) }, () => [
@@ -157,7 +166,29 @@ function randomParties(asOf: string, count: number, seed: number): PartySpec[] {
       pick([null, null, 1, 2, 3, 4, 5, 5]),
     ] as OrderSpec),
     interactions: Array.from({ length: Math.floor(random() * 16) }, () => isoAt(d - Math.floor(random() * 420) + 10, Math.floor(random() * DAY))),
-  }));
+  })));
+}
+
+/**
+ * About one order in six gets refunds, from a generator of its own: all of it (in one or two
+ * refunds), or 1.00 of it; some refunds come after D, some orders are refunded in full by D.
+ */
+function withRandomRefunds(asOf: string, seed: number, parties: PartySpec[]): PartySpec[] {
+  const random = mulberry32(seed ^ 0x5eed);
+  const d = dayNumber(asOf);
+  for (const party of parties) {
+    party.orders = party.orders?.map((o): OrderSpec => {
+      if (o[1] === '0.00' || random() >= 0.17) return o;
+      const placed = Math.floor(Date.parse(o[0]) / DAY);
+      const at = () => isoAt(Math.min(placed + Math.floor(random() * 40), d + 5), Math.floor(random() * DAY));
+      const kind = random();
+      const amount = Q.dec(o[1]);
+      const refunds: RefundSpec[] =
+        kind < 0.4 ? [[at(), o[1]]] : kind < 0.7 ? [[at(), '1.00'], [at(), amount.sub(new Q(1)).fixed(2)]] : [[at(), '1.00']];
+      return [o[0], o[1], o[2], refunds];
+    });
+  }
+  return parties;
 }
 
 const D = '2025-06-30';
@@ -205,6 +236,17 @@ function handMade(): { parties: PartySpec[]; referrals: ReferralSpec[] } {
       },
       { key: 'someEngaged', orders: [['2025-06-25T10:00:00Z', '15.00', 3]], interactions: ['2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', '2025-03-01T00:00:00Z', '2025-04-01T00:00:00Z', '2025-06-30T23:59:00Z'] },
       { key: 'noOrders', interactions: ['2025-06-01T00:00:00Z'] },
+      // domain (refunds): all refunded by D: not scored; refunded after D: counts on D.
+      { key: 'refundedAll', orders: [['2025-06-10T10:00:00Z', '80.00', 5, [['2025-06-11T10:00:00Z', '30.00'], ['2025-06-30T23:00:00Z', '50.00']]]] },
+      { key: 'refundedLater', orders: [['2025-06-10T10:00:00Z', '80.00', 5, [['2025-07-01T00:00:00Z', '80.00']]]] },
+      // A partly refunded order counts at its net amount; a fully refunded one leaves recency.
+      {
+        key: 'refundedPartly',
+        orders: [
+          ['2025-03-01T10:00:00Z', '100.00', 2, [['2025-03-05T10:00:00Z', '30.00']]],
+          ['2025-06-28T10:00:00Z', '20.00', 5, [['2025-06-29T10:00:00Z', '20.00']]],
+        ],
+      },
       // Every order rated 5, most frequent, most spent, bought on D: 100·(0.25+0.25+0.2+0.15) = 85.0.
       { key: 'heavy', orders: heavyOrders },
     ],
@@ -251,8 +293,11 @@ async function reference(tenantId: string, asOf: string): Promise<Map<string, Ex
   const loyalAfter: number = tenant!.settings.stagePolicy.loyalAfter;
   const parties = await read<{ id: string; archived: boolean }>('select id::text as id, archived_at is not null as archived from parties');
   const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::bigint::text`;
-  const orders = await read<{ party_id: string; amount: string; at: string; satisfaction: number | null }>(
-    `select party_id::text as party_id, amount::text as amount, ${ms('placed_at')} as at, satisfaction from orders`,
+  const allOrders = await read<{ id: string; party_id: string; amount: string; at: string; satisfaction: number | null }>(
+    `select id::text as id, party_id::text as party_id, amount::text as amount, ${ms('placed_at')} as at, satisfaction from orders`,
+  );
+  const refunds = await read<{ order_id: string; amount: string; at: string }>(
+    `select order_id::text as order_id, amount::text as amount, ${ms('created_at')} as at from order_refunds`,
   );
   const touches = await read<{ party_id: string; at: string }>(`select party_id::text as party_id, ${ms('occurred_at')} as at from interactions`);
   const referrals = await read<{ referrer_id: string; status: string; at: string | null }>(
@@ -262,6 +307,15 @@ async function reference(tenantId: string, asOf: string): Promise<Map<string, Ex
   const d = dayNumber(asOf);
   const first = d - (windowDays - 1);
   const inWindow = (day: number) => day >= first && day <= d;
+  // domain (refunds): the refunds made on or before D. A fully refunded order counts nowhere; the
+  // others count at their net amount.
+  const orders = allOrders
+    .map((o) => {
+      const refunded = refunds.filter((f) => f.order_id === o.id && dayOf(f.at) <= d).reduce((sum, f) => sum.add(Q.dec(f.amount)), new Q(0));
+      const amount = Q.dec(o.amount);
+      return { ...o, net: amount.sub(refunded), full: refunded.cmp(new Q(0)) > 0 && refunded.cmp(amount) >= 0 };
+    })
+    .filter((o) => !o.full);
 
   const rows = parties
     .filter((p) => !p.archived)
@@ -281,7 +335,7 @@ async function reference(tenantId: string, asOf: string): Promise<Map<string, Ex
         any: mine.length > 0,
         recencyDays: mine.length ? d - Math.max(...mine.map((o) => dayOf(o.at))) : 0,
         frequency: window.length,
-        monetary: window.reduce((sum, o) => sum.add(Q.dec(o.amount)), new Q(0)),
+        monetary: window.reduce((sum, o) => sum.add(o.net), new Q(0)),
         ratingSum: rated.reduce((sum, o) => sum + o.satisfaction!, 0),
         rated: rated.length,
         satisfyingOrders: window.filter((o) => o.satisfaction === null || o.satisfaction >= 4).length,
@@ -495,7 +549,11 @@ describe('scoreTenant: domain §4 against an independent computation', () => {
 
     // A few cases spelled out, so the reference itself is checked against the rules.
     const of = (key: string) => expected.get(ids.get(key)!);
-    for (const key of ['archived', 'future', 'noOrders', 'ref-1']) expect([key, of(key)]).toEqual([key, undefined]);
+    for (const key of ['archived', 'future', 'noOrders', 'ref-1', 'refundedAll']) expect([key, of(key)]).toEqual([key, undefined]);
+    expect(of('refundedLater')).toMatchObject({ frequency: 1, recencyDays: 20, satisfyingOrders: 1 });
+    expect(of('refundedLater')!.monetary.fixed(2)).toBe('80.00');
+    expect(of('refundedPartly')).toMatchObject({ frequency: 1, recencyDays: 121, satisfyingOrders: 0 });
+    expect(of('refundedPartly')!.monetary.fixed(2)).toBe('70.00');
     expect(of('tieA')).toEqual(of('tieB'));
     expect(of('outside')).toMatchObject({ frequency: 0, recencyDays: 365, typicalGap: 182.5, satisfyingOrders: 0 });
     expect(of('outside')!.monetary.cmp(new Q(0))).toBe(0);

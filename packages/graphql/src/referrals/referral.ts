@@ -37,6 +37,7 @@ import { keysetConnection, partyConnections } from '../connections';
 import { payloadType, runMutation } from '../errors';
 import { Money, tenantMoney } from '../money';
 import { Order, RecordOrderPayload } from '../network/order';
+import { RefundOrderPayload } from '../network/refund';
 import { Party, partyReference } from '../network/party';
 import { loadPrefetched, prefetchableOnParty, prefetchablePageOnParty, prefetchedPages } from '../network/prefetch';
 
@@ -55,7 +56,7 @@ export const ReferralStatusEnum = builder.enumType('ReferralStatus', {
 
 export const FraudSignalKindEnum = builder.enumType('FraudSignalKind', {
   description:
-    'SAME_CONTACT: same email or phone as the referrer after normalisation; VELOCITY: the referrer made more than maxReferralsPerHour referrals in the hour; FAST_CONVERSION: converted sooner than minMinutesToConvert; RING: referrer and referee already tied within 2 hops by other REFERRED edges.',
+    'SAME_CONTACT: same email or phone as the referrer after normalisation; VELOCITY: the referrer made more than maxReferralsPerHour referrals in the hour; FAST_CONVERSION: converted sooner than minMinutesToConvert; RING: referrer and referee already tied within 2 hops by other REFERRED edges; REFUNDED_AFTER_REWARD: the converting order was fully refunded after the reward.',
   values: {
     SAME_CONTACT: {
       description:
@@ -66,6 +67,9 @@ export const FraudSignalKindEnum = builder.enumType('FraudSignalKind', {
       description: "The conversion came less than the tenant's minMinutesToConvert (default 2) after the referral was made.",
     },
     RING: { description: 'Referrer and referee were already connected within 2 hops through the REFERRED edges of other referrals.' },
+    REFUNDED_AFTER_REWARD: {
+      description: 'The converting order was fully refunded after the reward was paid (refundOrder); the reward is not taken back automatically.',
+    },
   } satisfies Record<(typeof fraudSignalKinds)[number], { description: string }>,
 });
 
@@ -115,6 +119,15 @@ export const Referral = builder.loadableNode('Referral', {
     }),
   }),
 });
+
+builder.objectField(RefundOrderPayload, 'referral', (t) =>
+  t.field({
+    type: Referral,
+    nullable: true,
+    description: 'The referral this order converted, when the (full) refund changed it: REJECTED if it was not rewarded yet, or flagged REFUNDED_AFTER_REWARD; else null.',
+    resolve: (p) => p.referral ?? null,
+  }),
+);
 
 builder.objectField(RecordOrderPayload, 'referral', (t) =>
   t.field({

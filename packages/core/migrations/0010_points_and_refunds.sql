@@ -1,5 +1,19 @@
 CREATE TYPE "public"."points_entry_kind" AS ENUM('EARN', 'REDEEM', 'EXPIRE', 'ADJUST', 'REVERSE', 'TRANSFER');--> statement-breakpoint
 CREATE TYPE "public"."points_source" AS ENUM('ORDER', 'REFERRAL', 'MANUAL', 'JOB', 'MERGE');--> statement-breakpoint
+CREATE TABLE "order_refunds" (
+	"tenant_id" uuid NOT NULL,
+	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"order_id" uuid NOT NULL,
+	"amount" numeric NOT NULL,
+	"currency" char(3) NOT NULL,
+	"reason" text,
+	"actor_kind" "actor_kind" NOT NULL,
+	"actor_id" text,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "order_refunds_tenant_id_id_pk" PRIMARY KEY("tenant_id","id"),
+	CONSTRAINT "order_refunds_amount_positive" CHECK ("order_refunds"."amount" > 0)
+);
+--> statement-breakpoint
 CREATE TABLE "points_draws" (
 	"tenant_id" uuid NOT NULL,
 	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -36,6 +50,8 @@ CREATE TABLE "points_entries" (
 );
 --> statement-breakpoint
 ALTER TABLE "scoring_runs" ADD COLUMN "points_expired" integer;--> statement-breakpoint
+ALTER TABLE "order_refunds" ADD CONSTRAINT "order_refunds_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "order_refunds" ADD CONSTRAINT "order_refunds_order_fk" FOREIGN KEY ("tenant_id","order_id") REFERENCES "public"."orders"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_entry_fk" FOREIGN KEY ("tenant_id","entry_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_lot_fk" FOREIGN KEY ("tenant_id","lot_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -43,6 +59,8 @@ ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_tenant_id_tenants_id
 ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_party_fk" FOREIGN KEY ("tenant_id","party_id") REFERENCES "public"."parties"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_order_fk" FOREIGN KEY ("tenant_id","order_id") REFERENCES "public"."orders"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_referral_fk" FOREIGN KEY ("tenant_id","referral_id") REFERENCES "public"."referrals"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "order_refunds_order_idx" ON "order_refunds" USING btree ("tenant_id","order_id");--> statement-breakpoint
+CREATE INDEX "order_refunds_tenant_created_idx" ON "order_refunds" USING btree ("tenant_id","created_at");--> statement-breakpoint
 CREATE INDEX "points_draws_lot_idx" ON "points_draws" USING btree ("tenant_id","lot_id");--> statement-breakpoint
 CREATE INDEX "points_draws_entry_idx" ON "points_draws" USING btree ("tenant_id","entry_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "points_entries_idempotency_uq" ON "points_entries" USING btree ("tenant_id","idempotency_key") WHERE "points_entries"."idempotency_key" is not null;--> statement-breakpoint
@@ -79,3 +97,13 @@ ALTER TABLE "points_draws" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "points_draws" FORCE ROW LEVEL SECURITY;
 --> statement-breakpoint
 CREATE POLICY "tenant_isolation" ON "points_draws" USING ("tenant_id" = guanxi_current_tenant()) WITH CHECK ("tenant_id" = guanxi_current_tenant());
+--> statement-breakpoint
+-- domain (refunds): a refund is a row of its own, never changed; an erasure leaves it (numbers
+-- and staff's reason, no personal field).
+GRANT SELECT, INSERT ON "order_refunds" TO guanxi_app;
+--> statement-breakpoint
+ALTER TABLE "order_refunds" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "order_refunds" FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+CREATE POLICY "tenant_isolation" ON "order_refunds" USING ("tenant_id" = guanxi_current_tenant()) WITH CHECK ("tenant_id" = guanxi_current_tenant());
