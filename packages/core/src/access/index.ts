@@ -15,7 +15,7 @@ import { tenants } from './tenants.sql';
 
 export { apiKeys } from './api-keys.sql';
 export { tenants } from './tenants.sql';
-export { defaultTenantSettings, pointsSettings, type PointsSettings, type TenantSettings } from './settings';
+export { defaultTenantSettings, membershipSettings, pointsSettings, type MembershipSettings, type PointsSettings, type TenantSettings, type TierBenefit } from './settings';
 export { generateApiKeySecret, isWellFormedApiKey } from './api-key-format';
 export * from './jwt';
 export * from './rate-limit';

@@ -29,6 +29,8 @@ export interface TenantSettings {
   };
   /** 会员积分 (domain: member points). Absent from documents written before points existed. */
   points?: PointsSettings;
+  /** 会员等级 (domain: membership tiers). Absent from documents written before tiers had rules. */
+  membership?: MembershipSettings;
   /** 回访: a party whose last interaction is older than this is due a follow-up. */
   followUpDays: number;
   /**
@@ -55,6 +57,45 @@ export interface PointsSettings {
   expiryDays: number;
   /** What an order earns is multiplied by that of the party's membership tier (× 1 without a tier). */
   tierMultipliers: { bronze: string; silver: string; gold: string; platinum: string };
+}
+
+export interface TierBenefit {
+  code: string;
+  description: string;
+}
+
+export interface MembershipSettings {
+  /** What qualifies a party for a tier: D's loyalty score, net spend or points earned in the window. */
+  basis: 'SCORE' | 'SPEND' | 'POINTS';
+  /**
+   * The lowest net spend (a decimal, SPEND) or points earned (POINTS) of each tier in the window;
+   * SCORE uses the scoring tiers (scoring.tiers).
+   */
+  thresholds: { silver: string; gold: string; platinum: string };
+  /** Evaluated days below the tier, besides the day itself, before it drops one level; 0: at once. */
+  downgradeGraceDays: number;
+  benefits: { bronze: TierBenefit[]; silver: TierBenefit[]; gold: TierBenefit[]; platinum: TierBenefit[] };
+}
+
+/** A tenant's membership settings, defaults filled in (documents from before tiers have none). */
+export function membershipSettings(settings: Partial<TenantSettings>): MembershipSettings {
+  const defaults = defaultMembershipSettings();
+  const stored = settings.membership;
+  return {
+    ...defaults,
+    ...stored,
+    thresholds: { ...defaults.thresholds, ...stored?.thresholds },
+    benefits: { ...defaults.benefits, ...stored?.benefits },
+  };
+}
+
+function defaultMembershipSettings(): MembershipSettings {
+  return {
+    basis: 'SCORE',
+    thresholds: { silver: '1000', gold: '5000', platinum: '20000' },
+    downgradeGraceDays: 0,
+    benefits: { bronze: [], silver: [], gold: [], platinum: [] },
+  };
 }
 
 /** A tenant's points settings, defaults filled in (documents from before points have none). */
@@ -102,6 +143,7 @@ export function defaultTenantSettings(): TenantSettings {
       minMinutesToConvert: 2,
     },
     points: defaultPointsSettings(),
+    membership: defaultMembershipSettings(),
     followUpDays: 30,
     webhookDeliveryRetentionDays: 30,
     auditLogRetentionDays: 0,

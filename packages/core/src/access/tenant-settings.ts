@@ -4,7 +4,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { lazySchema, parseInput } from '../validation';
-import { pointsSettings, retentionSettings, type TenantSettings } from './settings';
+import { membershipSettings, pointsSettings, retentionSettings, type TenantSettings } from './settings';
 import { tenants } from './tenants.sql';
 
 const whole = (label: string, min: number, max: number) =>
@@ -77,6 +77,33 @@ const settingsInput = lazySchema(() =>
           .optional(),
       })
       .optional(),
+    membership: z
+      .object({
+        basis: z.enum(['SCORE', 'SPEND', 'POINTS']).optional(),
+        thresholds: z
+          .object({ silver: decimal('silver', 1e12), gold: decimal('gold', 1e12), platinum: decimal('platinum', 1e12) })
+          .optional(),
+        downgradeGraceDays: whole('downgradeGraceDays', 0, 365).optional(),
+        benefits: z
+          .object(
+            Object.fromEntries(
+              (['bronze', 'silver', 'gold', 'platinum'] as const).map((level) => [
+                level,
+                z
+                  .array(
+                    z.object({
+                      code: z.string().trim().min(1, 'A benefit has a code').max(50, 'A benefit code is at most 50 characters'),
+                      description: z.string().trim().min(1, 'A benefit has a description').max(500, 'A benefit description is at most 500 characters'),
+                    }),
+                  )
+                  .max(20, 'At most 20 benefits a tier')
+                  .optional(),
+              ]),
+            ) as Record<'bronze' | 'silver' | 'gold' | 'platinum', z.ZodOptional<z.ZodArray<z.ZodObject<{ code: z.ZodString; description: z.ZodString }>>>>,
+          )
+          .optional(),
+      })
+      .optional(),
     followUpDays: whole('followUpDays', 1, 365).optional(),
     webhookDeliveryRetentionDays: whole('webhookDeliveryRetentionDays', 1, 3650).optional(),
     auditLogRetentionDays: z
@@ -136,6 +163,12 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
       ...given({ ...data.points, tierMultipliers: undefined }),
       tierMultipliers: { ...pointsSettings(current).tierMultipliers, ...given(data.points?.tierMultipliers) },
     },
+    membership: {
+      ...membershipSettings(current),
+      ...given({ ...data.membership, thresholds: undefined, benefits: undefined }),
+      thresholds: data.membership?.thresholds ?? membershipSettings(current).thresholds,
+      benefits: { ...membershipSettings(current).benefits, ...given(data.membership?.benefits) },
+    },
     followUpDays: data.followUpDays ?? current.followUpDays,
     webhookDeliveryRetentionDays: data.webhookDeliveryRetentionDays ?? retention.webhookDeliveryRetentionDays,
     auditLogRetentionDays: data.auditLogRetentionDays ?? retention.auditLogRetentionDays,
@@ -151,12 +184,19 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
   if (!(platinum > gold && gold > silver)) {
     problems.push({ field: ['input', 'scoring', 'tiers'], message: 'Tier thresholds must satisfy platinum > gold > silver' });
   }
+  const levels = next.membership!.thresholds;
+  if (!(Number(levels.platinum) > Number(levels.gold) && Number(levels.gold) > Number(levels.silver))) {
+    problems.push({ field: ['input', 'membership', 'thresholds'], message: 'Tier thresholds must satisfy platinum > gold > silver' });
+  }
   if (next.referrals.reward.kind === 'PERCENT' && Number(next.referrals.reward.amount) > 100) {
     problems.push({ field: ['input', 'referrals', 'reward', 'amount'], message: 'A percentage reward is at most 100' });
   }
   if (problems.length) throw new UserError(problems.map((p) => ({ code: 'VALIDATION' as const, ...p })));
 
-  const rulesChanged = !sameJson(next.stagePolicy, current.stagePolicy) || !sameJson(next.scoring, current.scoring);
+  const rulesChanged =
+    !sameJson(next.stagePolicy, current.stagePolicy) ||
+    !sameJson(next.scoring, current.scoring) ||
+    !sameJson({ ...next.membership, benefits: null }, { ...membershipSettings(current), benefits: null });
   const [updated] = await tx
     .update(tenants)
     .set({ settings: next, ruleVersion: rulesChanged ? sql`${tenants.ruleVersion} + 1` : tenant.ruleVersion })

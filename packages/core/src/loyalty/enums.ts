@@ -17,6 +17,17 @@ export const tiers = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'] as const;
 export type Tier = (typeof tiers)[number];
 export const tier = pgEnum('tier', tiers);
 
+/** Lowest to highest (domain: BRONZE < SILVER < GOLD < PLATINUM). */
+export const tiersAscending = ['BRONZE', 'SILVER', 'GOLD', 'PLATINUM'] as const satisfies readonly Tier[];
+
+// domain (membership tiers): why a party's tier changed.
+export const tierRules = ['FIRST', 'UPGRADE', 'DOWNGRADE', 'OVERRIDE', 'OVERRIDE_ENDED'] as const;
+export type TierRule = (typeof tierRules)[number];
+export const tierRule = pgEnum('tier_rule', tierRules);
+
+export const tierBases = ['SCORE', 'SPEND', 'POINTS'] as const;
+export type TierBasis = (typeof tierBases)[number];
+
 export const scoringRunStatuses = ['RUNNING', 'SUCCEEDED', 'FAILED'] as const;
 export type ScoringRunStatus = (typeof scoringRunStatuses)[number];
 export const scoringRunStatus = pgEnum('scoring_run_status', scoringRunStatuses);

@@ -1,3 +1,4 @@
 export * from './enums';
-export { loyaltySnapshots, scoringRuns } from './loyalty.sql';
+export { loyaltySnapshots, scoringRuns, tierHistory } from './loyalty.sql';
 export * from './scoring';
+export * from './membership';

@@ -16,7 +16,8 @@ import {
 } from 'drizzle-orm/pg-core';
 import { money, tenantColumns, timestamptz } from '../drizzle/columns';
 import { parties } from '../network/parties.sql';
-import { scoringRunStatus, segment, tier } from './enums';
+import { actorKind } from '../stages/enums';
+import { scoringRunStatus, segment, tier, tierRule } from './enums';
 
 const component = (name: string) => numeric(name, { precision: 6, scale: 5 }).notNull();
 
@@ -50,7 +51,14 @@ export const loyaltySnapshots = pgTable(
     referralsComponent: component('referrals_component'),
     engagementComponent: component('engagement_component'),
     score: numeric('score', { precision: 4, scale: 1 }).notNull(),
+    // domain (membership tiers): the tier on the day after the tier rules, and what the day's
+    // value alone gives (null on snapshots from before tiers had rules).
     tier: tier('tier').notNull(),
+    qualifyingTier: tier('qualifying_tier'),
+    // Evaluated days in a row, this one included, whose qualifying tier was below the tier: the
+    // downgrade grace counts them. Whether an override held the tier on the day.
+    belowDays: smallint('below_days').notNull().default(0),
+    overridden: boolean('overridden').notNull().default(false),
     churnRisk: numeric('churn_risk', { precision: 6, scale: 5 }).notNull(),
     loyal: boolean('loyal').notNull(),
     ruleVersion: integer('rule_version').notNull(),
@@ -89,6 +97,12 @@ export const partyLoyalty = pgTable(
     score: numeric('score', { precision: 4, scale: 1 }),
     segment: segment('segment'),
     tier: tier('tier'),
+    // setMembershipTier: the tier held from `overrideFrom` through `overrideUntil` (null: until
+    // cleared), whatever the rules say; null when there is none.
+    overrideTier: tier('override_tier'),
+    overrideReason: text('override_reason'),
+    overrideFrom: date('override_from'),
+    overrideUntil: date('override_until'),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.partyId] }),
@@ -131,5 +145,35 @@ export const scoringRuns = pgTable(
     primaryKey({ columns: [t.tenantId, t.id] }),
     index('scoring_runs_tenant_day_idx').on(t.tenantId, t.asOf, t.startedAt),
     check('scoring_runs_finished', sql`(${t.status} = 'RUNNING') = (${t.finishedAt} is null)`),
+  ],
+);
+
+/**
+ * Every change of a party's membership tier (domain: membership tiers): by the nightly rules
+ * (FIRST, UPGRADE, DOWNGRADE, OVERRIDE_ENDED), on the day evaluated, or by setMembershipTier
+ * (OVERRIDE, and OVERRIDE_ENDED when cleared). Scoring a day again replaces that day's rows of the
+ * rules.
+ */
+export const tierHistory = pgTable(
+  'tier_history',
+  {
+    ...tenantColumns,
+    partyId: uuid('party_id').notNull(),
+    asOf: date('as_of').notNull(),
+    at: timestamptz('at').notNull().defaultNow(),
+    fromTier: tier('from_tier'),
+    toTier: tier('to_tier'),
+    rule: tierRule('rule').notNull(),
+    // True for the nightly rules' rows (a re-run replaces them), false for setMembershipTier's.
+    automatic: boolean('automatic').notNull(),
+    actorKind: actorKind('actor_kind').notNull(),
+    actorId: text('actor_id'),
+    reason: text('reason'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    foreignKey({ name: 'tier_history_party_fk', columns: [t.tenantId, t.partyId], foreignColumns: [parties.tenantId, parties.id] }),
+    index('tier_history_party_at_idx').on(t.tenantId, t.partyId, t.at, t.id),
+    index('tier_history_day_idx').on(t.tenantId, t.asOf),
   ],
 );

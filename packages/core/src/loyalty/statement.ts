@@ -1,6 +1,7 @@
 import { getTableName, sql, type SQL } from 'drizzle-orm';
 import { currentTenant } from '../access';
-import type { TenantSettings } from '../access/settings';
+import { membershipSettings, type MembershipSettings, type TenantSettings } from '../access/settings';
+import { actorColumns } from '../actor';
 import { refreshStatistics } from '../drizzle/statistics';
 import { afterCommit, useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
@@ -122,6 +123,7 @@ export async function scoreCurrentTenant(asOf: string, options: ScoreOptions = {
     ruleVersion: tenant.ruleVersion,
     runId: options.runId ?? null,
     segmentEvents: await hasSubscribers('loyalty.segment_changed'),
+    tierEvents: await hasSubscribers('loyalty.tier_changed'),
   });
   if (options.afterWrite) await options.afterWrite();
   // Once the day commits, the planner samples what it rewrote: a tenant's first run would
@@ -147,6 +149,8 @@ export interface StatementInput {
    * reading the parties' previous copy costs an index probe per changed party.
    */
   segmentEvents?: boolean;
+  /** Queue `loyalty.tier_changed` for every tier history row the run writes (off when no webhook listens). */
+  tierEvents?: boolean;
 }
 
 /**
@@ -165,7 +169,10 @@ async function writeSnapshots(input: StatementInput): Promise<{ partiesScored: n
 
 /** The statement itself (exported for EXPLAIN in benchmarks). */
 export function scoringStatement(input: StatementInput): SQL {
-  const { tenantId, asOf, settings, ruleVersion, runId, segmentEvents = false } = input;
+  const { tenantId, asOf, settings, ruleVersion, runId, segmentEvents = false, tierEvents = false } = input;
+  const membership = membershipSettings(settings);
+  const grace = membership.downgradeGraceDays;
+  const actor = actorColumns();
   const windowDays = settings.scoring.windowDays;
   const { weights, tiers } = settings.scoring;
   const { units: w, scale, floorDiv } = weightUnits(weights);
@@ -236,6 +243,10 @@ export function scoringStatement(input: StatementInput): SQL {
              a.satisfying::int as satisfying,
              coalesce(c.interactions, 0)::int as interactions,
              coalesce(c.converted, 0)::int as converted,
+             ${membership.basis === 'POINTS' ? sql`coalesce((
+               select sum(e.points) from points_entries e
+               where e.tenant_id = ${tenantId} and e.party_id = a.party_id and e.kind = 'EARN'
+                 and e.at >= ${windowStart} and e.at < ${cutoff}), 0)` : sql`0`}::bigint as points_earned,
              -- domain: typicalGap = max(1, mean days between consecutive orders in the window), or
              -- windowDays / 2 with fewer than 2 orders there. The consecutive gaps of n sorted
              -- dates add up to last − first, so their mean is (last − first) / (n − 1); with at
@@ -328,19 +339,78 @@ export function scoringStatement(input: StatementInput): SQL {
              least(x.converted, 3)::numeric / 3 as referrals_component,
              least(x.interactions, 12)::numeric / 12 as engagement_component,
              x.score_tenths * 0.1 as score,
-             -- domain: tiers by the (rounded) score: ≥ platinum, ≥ gold, ≥ silver, else bronze.
-             (case
-                when x.score_tenths >= ${tiers.platinum * 10} then 'PLATINUM'
-                when x.score_tenths >= ${tiers.gold * 10} then 'GOLD'
-                when x.score_tenths >= ${tiers.silver * 10} then 'SILVER'
-                else 'BRONZE'
-              end)::tier as tier,
+             -- domain (membership tiers): the qualifying tier, what the day's value alone gives:
+             -- by the (rounded) score (≥ platinum, ≥ gold, ≥ silver, else bronze), the net spend
+             -- or the points earned in the window, as the tenant's basis says.
+             ${qualifyingTier(membership, tiers)} as qualifying_tier,
              case when x.silence_ratio >= 20 then 1::numeric
                   else (1 - exp(-x.silence_ratio))::numeric end as churn_risk,
              -- domain: loyal ⇔ satisfying orders in the window ≥ loyalAfter.
              x.satisfying >= ${loyalAfter} as loyal
       from scored x
     ),
+    evaluated as (
+      -- domain (membership tiers): the party's tier before D is that of its latest evaluated day
+      -- before D; an override holds from its day through its until (inclusive).
+      select x.*, prev.tier as prev_tier, prev.below_days as prev_below, coalesce(prev.overridden, false) as prev_overridden,
+             o.override_tier,
+             o.override_tier is not null and o.override_from <= ${day} and (o.override_until is null or ${day} <= o.override_until) as overridden
+      from snapshot x
+      left join lateral (
+        select s.tier, s.below_days, s.overridden from loyalty_snapshots s
+        where s.tenant_id = ${tenantId} and s.party_id = x.party_id and s.as_of < ${day}
+        order by s.as_of desc limit 1
+      ) prev on true
+      left join party_loyalty o on o.tenant_id = ${tenantId} and o.party_id = x.party_id
+    ),
+    ranked_tiers as (
+      select x.*, ${rankOf(sql`x.qualifying_tier`)} as q_rank, ${rankOf(sql`x.prev_tier`)} as prev_rank from evaluated x
+    ),
+    tiered as (
+      -- Upgrade at once; below the current tier on D and on each of the downgradeGraceDays
+      -- evaluated days before it, one level down (0 days: straight to the qualifying tier), and
+      -- the count starts again. The count is kept on each snapshot (below_days).
+      select x.*,
+             (case
+                when x.overridden then x.override_tier
+                when x.prev_tier is null then x.qualifying_tier
+                when x.q_rank >= x.prev_rank then x.qualifying_tier
+                when ${grace}::int = 0 then x.qualifying_tier
+                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then ${tierAt(sql`x.prev_rank - 1`)}
+                else x.prev_tier
+              end)::tier as tier,
+             (case
+                when x.overridden or x.prev_tier is null or x.q_rank >= x.prev_rank or ${grace}::int = 0 then 0
+                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then 0
+                else coalesce(x.prev_below, 0) + 1
+              end)::smallint as below_days
+      from ranked_tiers x
+    ),
+    tier_changes as (
+      select x.party_id, x.prev_tier as from_tier, x.tier as to_tier,
+             (case
+                when x.overridden then null
+                -- An override that ran out (a cleared one wrote its own OVERRIDE_ENDED row).
+                when x.prev_overridden and x.override_tier is not null then 'OVERRIDE_ENDED'
+                when x.prev_tier is null then 'FIRST'
+                when ${rankOf(sql`x.tier`)} > x.prev_rank then 'UPGRADE'
+                when ${rankOf(sql`x.tier`)} < x.prev_rank then 'DOWNGRADE'
+              end)::tier_rule as rule
+      from tiered x
+    ),
+    history_cleared as (
+      delete from tier_history h where h.tenant_id = ${tenantId} and h.as_of = ${day} and h.automatic
+      returning 1
+    ),
+    history as (
+      insert into tier_history (tenant_id, id, party_id, as_of, at, from_tier, to_tier, rule, automatic, actor_kind, actor_id)
+      select ${tenantId}, gen_random_uuid(), c.party_id, ${day}, now(), c.from_tier, c.to_tier, c.rule, true, ${actor.actorKind}, ${actor.actorId}
+      from tier_changes c
+      -- The day's rows of the rules, before this run (history_cleared), are not among these: a
+      -- statement's parts all see the rows as they were when it started.
+      where c.rule is not null
+      returning party_id, from_tier, to_tier, rule
+    ),${tierEvents ? tierEventsCte(tenantId, day) : sql``}
     deleted as (
       delete from loyalty_snapshots s
       where s.tenant_id = ${tenantId} and s.as_of = ${day}
@@ -356,12 +426,13 @@ export function scoringStatement(input: StatementInput): SQL {
         tenant_id, party_id, as_of, run_id, recency_days, frequency, monetary, satisfaction_mean,
         satisfying_orders, converted_referrals, interactions, typical_gap_days, r, f, m, segment,
         recency_component, frequency_component, monetary_component, satisfaction_component,
-        referrals_component, engagement_component, score, tier, churn_risk, loyal, rule_version)
+        referrals_component, engagement_component, score, tier, qualifying_tier, below_days, overridden, churn_risk, loyal, rule_version)
       select ${tenantId}, x.party_id, ${day}, ${runId}::uuid, x.recency_days, x.frequency, x.monetary, x.satisfaction_mean,
              x.satisfying, x.converted, x.interactions, x.typical_gap, x.r, x.f, x.m, x.segment,
              x.recency_component, x.frequency_component, x.monetary_component, x.satisfaction_component,
-             x.referrals_component, x.engagement_component, x.score, x.tier, x.churn_risk, x.loyal, ${ruleVersion}::int
-      from snapshot x cross join cleared
+             x.referrals_component, x.engagement_component, x.score, x.tier, x.qualifying_tier, x.below_days, x.overridden,
+             x.churn_risk, x.loyal, ${ruleVersion}::int
+      from tiered x cross join cleared
       -- In key order: the primary key and the foreign-key checks then walk their indexes
       -- in order instead of at random.
       order by x.party_id
@@ -428,4 +499,46 @@ function segmentEventsCte(tenantId: string, day: SQL): SQL {
       where u.as_of = ${day} and u.segment is distinct from u.from_segment
       returning 1
     )`;
+}
+
+/** A tier's level, 1 (BRONZE) to 4 (PLATINUM); null for null. */
+function rankOf(value: SQL): SQL {
+  return sql`array_position(array['BRONZE', 'SILVER', 'GOLD', 'PLATINUM']::text[], ${value}::text)`;
+}
+
+/** The tier of a level (1–4). */
+function tierAt(rank: SQL): SQL {
+  return sql`((array['BRONZE', 'SILVER', 'GOLD', 'PLATINUM']::text[])[${rank}])::tier`;
+}
+
+/** domain (membership tiers): the qualifying tier of `scored x` on the tenant's basis. */
+function qualifyingTier(membership: MembershipSettings, scoreTiers: TenantSettings['scoring']['tiers']): SQL {
+  const by = (value: SQL, at: { platinum: SQL; gold: SQL; silver: SQL }) => sql`(case
+                when ${value} >= ${at.platinum} then 'PLATINUM'
+                when ${value} >= ${at.gold} then 'GOLD'
+                when ${value} >= ${at.silver} then 'SILVER'
+                else 'BRONZE'
+              end)::tier`;
+  const levels = membership.thresholds;
+  switch (membership.basis) {
+    case 'SCORE':
+      return by(sql`x.score_tenths`, { platinum: sql`${scoreTiers.platinum * 10}`, gold: sql`${scoreTiers.gold * 10}`, silver: sql`${scoreTiers.silver * 10}` });
+    case 'SPEND':
+      return by(sql`x.monetary`, { platinum: sql`${levels.platinum}::numeric`, gold: sql`${levels.gold}::numeric`, silver: sql`${levels.silver}::numeric` });
+    case 'POINTS':
+      return by(sql`x.points_earned`, { platinum: sql`${levels.platinum}::numeric`, gold: sql`${levels.gold}::numeric`, silver: sql`${levels.silver}::numeric` });
+  }
+}
+
+/** The outbox rows of `loyalty.tier_changed`: one per tier history row the run writes, per webhook listening. */
+function tierEventsCte(tenantId: string, day: SQL): SQL {
+  const event: WebhookEvent = 'loyalty.tier_changed';
+  return sql`
+    tier_events as (
+      insert into ${webhookDeliveries} (tenant_id, id, webhook_id, event, payload)
+      select w.tenant_id, gen_random_uuid(), w.id, ${event},
+             jsonb_build_object('party', jsonb_build_object('id', h.party_id), 'from', h.from_tier, 'to', h.to_tier, 'rule', h.rule, 'asOf', ${day}::text)
+      from history h cross join ${listeningWebhooks(tenantId, event)} w
+      returning 1
+    ),`;
 }

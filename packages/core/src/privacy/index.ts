@@ -3,7 +3,7 @@ import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid } from '../ids';
-import { loyaltySnapshots, partyLoyalty } from '../loyalty/loyalty.sql';
+import { loyaltySnapshots, partyLoyalty, tierHistory } from '../loyalty/loyalty.sql';
 import { interactions } from '../network/interactions.sql';
 import { orders } from '../network/orders.sql';
 import { parties } from '../network/parties.sql';
@@ -40,7 +40,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
   const tx = useTransaction();
   const tenantId = useTenantId();
   const party = await requirePartyById(id);
-  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree, ledger, draws, refunds] = await Promise.all([
+  const [rels, partyOrders, partyInteractions, asReferrer, asReferee, codes, snapshots, latest, history, subtree, ledger, draws, refunds, tiers] = await Promise.all([
     tx
       .select()
       .from(relationships)
@@ -84,6 +84,11 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       .innerJoin(orders, and(eq(orders.tenantId, orderRefunds.tenantId), eq(orders.id, orderRefunds.orderId)))
       .where(and(eq(orderRefunds.tenantId, tenantId), eq(orders.partyId, id)))
       .orderBy(asc(orderRefunds.createdAt), asc(orderRefunds.id)),
+    tx
+      .select()
+      .from(tierHistory)
+      .where(and(eq(tierHistory.tenantId, tenantId), eq(tierHistory.partyId, id)))
+      .orderBy(asc(tierHistory.at), asc(tierHistory.id)),
   ]);
   // Exporting personal data is itself an access to it: audited (without the data).
   await recordAudit({ operation: 'exportPartyData', entityType: 'Party', entityIds: [id] });
@@ -108,6 +113,7 @@ export async function exportPartyData(id: string): Promise<Record<string, unknow
       // The member points ledger and which lots each spending entry drew from.
       pointsLedger: ledger,
       pointsDraws: draws,
+      tierHistory: tiers,
     }),
   ) as Record<string, unknown>;
 }

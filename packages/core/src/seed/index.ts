@@ -178,7 +178,7 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
     if (run.status !== 'SUCCEEDED') throw new Error(`Scoring the demo tenant for ${day} failed: ${run.error}`);
     pointsExpired += run.pointsExpired ?? 0;
   }
-  return { tenantId, apiKey, counts: { ...counts, pointsEarned: points.earned, pointsRedemptions: points.redeemed, pointsExpired } };
+  return { tenantId, apiKey, counts: { ...counts, pointsEarned: points.earned, pointsRedemptions: points.redeemed, refunds: points.refunds, pointsExpired } };
 }
 
 /**

@@ -281,16 +281,19 @@ describe('the demo tenant on its first start', () => {
     expect(result.counts.pointsEarned).toBe(result.counts.orders);
     expect(result.counts.pointsRedemptions).toBeGreaterThan(0);
     expect(result.counts.pointsExpired).toBeGreaterThan(0);
+    expect(result.counts.refunds).toBeGreaterThan(0);
     const rows = await withTenant(handle.db, result.tenantId, async (tx) => ({
       kinds: (await tx.execute<{ kind: string; n: number }>(sql`select kind::text, count(*)::int as n from points_entries group by 1 order by 1`)).rows,
       days: (await tx.execute<{ as_of: string; n: number }>(sql`select as_of::text, count(*)::int as n from loyalty_snapshots group by 1 order by 1`)).rows,
       tiers: (await tx.execute<{ n: number }>(sql`select count(*)::int as n from party_loyalty where tier is not null`)).rows[0]!.n,
+      firstTiers: (await tx.execute<{ n: number }>(sql`select count(*)::int as n from tier_history where rule = 'FIRST'`)).rows[0]!.n,
     }));
-    expect(rows.kinds.map((k) => k.kind)).toEqual(['EARN', 'EXPIRE', 'REDEEM']);
+    expect(rows.kinds.map((k) => k.kind)).toEqual(['EARN', 'EXPIRE', 'REDEEM', 'REVERSE']);
     const today = new Date().toISOString().slice(0, 10);
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     expect(rows.days.map((d) => d.as_of)).toEqual([yesterday, today]);
     expect(rows.days[1]!.n).toBeGreaterThan(0);
     expect(rows.tiers).toBe(rows.days[1]!.n);
+    expect(rows.firstTiers).toBeGreaterThan(0);
   });
 });

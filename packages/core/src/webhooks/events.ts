@@ -9,6 +9,7 @@ export const webhookEvents = [
   'referral.converted',
   'referral.rewarded',
   'loyalty.segment_changed',
+  'loyalty.tier_changed',
   'points.earned',
   'points.redeemed',
   'points.expired',

@@ -105,6 +105,54 @@ const PointsSettingsInput = builder.inputType('PointsSettingsInput', {
   }),
 });
 
+const TierBasisEnum = builder.enumType('TierBasis', {
+  description: 'What qualifies a party for a membership tier on an evaluated day.',
+  values: {
+    SCORE: { description: "The day's loyalty score, by the scoring tier thresholds (the default)." },
+    SPEND: { description: 'Net spend (amounts less refunds) in the scoring window, by membership.thresholds.' },
+    POINTS: { description: 'Member points earned in the scoring window, by membership.thresholds.' },
+  },
+});
+
+const MembershipThresholdsInput = builder.inputType('MembershipThresholdsInput', {
+  description: 'The lowest net spend (SPEND) or points earned (POINTS) in the window of each tier; platinum > gold > silver. Unused with the SCORE basis.',
+  fields: (t) => ({
+    silver: t.field({ type: 'Decimal', required: true, description: 'Lowest value of SILVER (default 1000).' }),
+    gold: t.field({ type: 'Decimal', required: true, description: 'Lowest value of GOLD (default 5000).' }),
+    platinum: t.field({ type: 'Decimal', required: true, description: 'Lowest value of PLATINUM (default 20000).' }),
+  }),
+});
+
+const TierBenefitInput = builder.inputType('TierBenefitInput', {
+  description: 'A privilege of a tier.',
+  fields: (t) => ({
+    code: t.string({ required: true, description: 'Your code for it, 1–50 characters.' }),
+    description: t.string({ required: true, description: 'What the member gets, 1–500 characters.' }),
+  }),
+});
+
+const TierBenefitsInput = builder.inputType('TierBenefitsInput', {
+  description: 'The benefits of each tier (at most 20 each); a tier left out keeps its list.',
+  fields: (t) => ({
+    bronze: t.field({ type: [TierBenefitInput], description: 'Benefits of BRONZE.' }),
+    silver: t.field({ type: [TierBenefitInput], description: 'Benefits of SILVER.' }),
+    gold: t.field({ type: [TierBenefitInput], description: 'Benefits of GOLD.' }),
+    platinum: t.field({ type: [TierBenefitInput], description: 'Benefits of PLATINUM.' }),
+  }),
+});
+
+const MembershipSettingsInput = builder.inputType('MembershipSettingsInput', {
+  description: 'Membership tiers (会员等级): what qualifies a party, how slowly it drops, and what each tier brings; a setting left out keeps its value.',
+  fields: (t) => ({
+    basis: t.field({ type: TierBasisEnum, description: 'What qualifies a party for a tier (default SCORE).' }),
+    thresholds: t.field({ type: MembershipThresholdsInput, description: 'Thresholds of the SPEND and POINTS bases.' }),
+    downgradeGraceDays: t.int({
+      description: 'Evaluated days, besides the day itself, a party must stay below its tier before it drops one level, 0–365; 0 (the default) drops it to its qualifying tier at once.',
+    }),
+    benefits: t.field({ type: TierBenefitsInput, description: 'What each tier brings.' }),
+  }),
+});
+
 const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput', {
   description: 'Only the given settings change. A change to stage policy or scoring bumps the rule version.',
   fields: (t) => ({
@@ -119,6 +167,7 @@ const UpdateTenantSettingsInput = builder.inputType('UpdateTenantSettingsInput',
       description: 'Days the audit log is kept: 0 keeps it forever (the default), else 180–3650.',
     }),
     points: t.field({ type: PointsSettingsInput, description: 'How orders earn member points and how long they last.' }),
+    membership: t.field({ type: MembershipSettingsInput, description: 'Membership tiers: basis, thresholds, downgrade grace and benefits.' }),
   }),
 });
 
@@ -164,6 +213,12 @@ builder.mutationField('updateTenantSettings', (t) =>
             : undefined,
           points: input.points
             ? { ...defined({ ...input.points, tierMultipliers: null }), tierMultipliers: defined(input.points.tierMultipliers) }
+            : undefined,
+          membership: input.membership
+            ? {
+                ...defined({ ...input.membership, benefits: null }),
+                benefits: input.membership.benefits ? (defined(input.membership.benefits) as never) : undefined,
+              }
             : undefined,
           followUpDays: input.followUpDays ?? undefined,
           webhookDeliveryRetentionDays: input.webhookDeliveryRetentionDays ?? undefined,

@@ -1,5 +1,5 @@
 import { UserError, type Currency, type Role } from '@guanxi/core';
-import { createTenant, currentTenant, pointsSettings, type TenantRow } from '@guanxi/core/access';
+import { createTenant, currentTenant, membershipSettings, pointsSettings, type TenantRow } from '@guanxi/core/access';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder';
 import type { Caller } from '../context';
@@ -30,11 +30,11 @@ export const Tenant = builder.loadableNode('Tenant', {
     settings: t.field({
       type: 'JSON',
       description:
-        'The tenant\'s rules (stage policy, scoring weights and tiers, referral rewards and fraud thresholds, member points, retention), defaults filled in. ADMIN ' +
+        'The tenant\'s rules (stage policy, scoring weights and tiers, referral rewards and fraud thresholds, member points, membership tiers, retention), defaults filled in. ADMIN ' +
         '(and the operator, in createTenant\'s answer) only: the thresholds tell a fraudster how to stay under them.',
       // Either right suffices (scope-auth's default is any of the listed scopes).
       authScopes: { admin: true, operator: true },
-      resolve: (tenant) => ({ ...tenant.settings, points: pointsSettings(tenant.settings) }),
+      resolve: (tenant) => ({ ...tenant.settings, points: pointsSettings(tenant.settings), membership: membershipSettings(tenant.settings) }),
     }),
     createdAt: t.field({ type: 'DateTime', description: 'When the tenant was created.', resolve: (tenant) => tenant.createdAt }),
   }),

@@ -47,6 +47,7 @@ describe('audit log', () => {
     await run('disconnectParties', { id: edge }, 'deletedId');
     const sold = (await run('recordOrder', { partyId: b, amount: '99.00' }, 'order { id }')).order.id;
     await run('refundOrder', { orderId: sold, amount: '9.00' }, 'refund { id }');
+    await run('setMembershipTier', { partyId: b, tier: 'GOLD', reason: 'Launch guest' }, 'change { id }');
     await run('adjustPoints', { partyId: b, points: 20, reason: 'Welcome' }, 'entry { id }');
     await run('redeemPoints', { partyId: b, points: 5 }, 'entry { id }');
     await run('recordInteraction', { partyId: b, kind: 'CALL', satisfaction: 5 }, 'interaction { id }');

@@ -84,7 +84,17 @@ export const LoyaltySnapshot = builder.loadableNode('LoyaltySnapshot', {
       description: 'The loyalty score, 0–100 with one decimal (e.g. 72.5): 100 × the weighted sum of the components, rounded half away from zero.',
       resolve: (s) => Number(s.score),
     }),
-    tier: t.field({ type: TierEnum, description: "The tier the score falls in, by the tenant's thresholds.", resolve: (s) => s.tier }),
+    tier: t.field({
+      type: TierEnum,
+      description:
+        "The party's membership tier on D after the tier rules (upgrade at once, downgrade after the grace days, overrides); with the default settings, the tier the score falls in.",
+      resolve: (s) => s.tier,
+    }),
+    qualifyingTier: t.field({
+      type: TierEnum,
+      description: "What D's value alone gives on the tenant's basis (score, net spend or points earned in the window), before the tier rules.",
+      resolve: (s) => s.qualifyingTier ?? s.tier,
+    }),
     churnRisk: t.float({ description: '1 − exp(−recencyDays / (2 · typicalGapDays)), in [0, 1].', resolve: (s) => Number(s.churnRisk) }),
     loyal: t.exposeBoolean('loyal', { description: 'Satisfying orders in the window ≥ loyalAfter.' }),
     components: t.field({ type: LoyaltyComponents, description: 'The six weighted parts the score is made of.', resolve: (s) => s }),
@@ -109,6 +119,7 @@ prefetchableOnParty('loyalty', {
     asOf: ['asOf'],
     score: ['score'],
     tier: ['tier'],
+    qualifyingTier: ['qualifyingTier', 'tier'],
     segment: ['segment'],
     churnRisk: ['churnRisk'],
     loyal: ['loyal'],

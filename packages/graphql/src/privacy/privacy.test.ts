@@ -6,6 +6,7 @@ import { recordAudit } from '@guanxi/core/audit';
 import { connectParties, createParty, recordInteraction, recordOrder } from '@guanxi/core/network';
 import { createReferral } from '@guanxi/core/referrals';
 import { adjustPoints, redeemPoints } from '@guanxi/core/points';
+import { setMembershipTier } from '@guanxi/core/loyalty';
 import { moveStage } from '@guanxi/core/stages';
 import { asTenant, tenantExec, tenantRows } from '@guanxi/core/test';
 import { emitEvent } from '@guanxi/core/webhooks';
@@ -48,6 +49,7 @@ async function richParty(tenantId: string, tag: string) {
     await recordOrder({ partyId: party.id, amount: '199.90' } as never);
     await adjustPoints({ partyId: party.id, points: 10, reason: 'welcome bonus' });
     await redeemPoints({ partyId: party.id, points: 4 });
+    await setMembershipTier({ partyId: party.id, tier: 'GOLD', reason: 'welcome' });
     await moveStage({ partyId: party.id, to: 'DORMANT', reason: 'qualified on call' });
     // Personal values copied elsewhere: an audit detail and a queued webhook payload.
     await recordAudit({ operation: 'testCopy', entityType: 'Party', entityIds: [party.id], details: { email: personal.email, name: personal.displayName } });
@@ -112,6 +114,7 @@ describe('exportPartyData / erasePartyData', () => {
       stage_transitions: doc.stageHistory,
       points_entries: doc.pointsLedger,
       points_draws: doc.pointsDraws,
+      tier_history: doc.tierHistory,
     };
     const tables = [...new Set(refs.map((r) => r.table_name))];
     for (const table of tables) {

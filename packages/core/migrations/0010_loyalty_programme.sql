@@ -1,3 +1,4 @@
+CREATE TYPE "public"."tier_rule" AS ENUM('FIRST', 'UPGRADE', 'DOWNGRADE', 'OVERRIDE', 'OVERRIDE_ENDED');--> statement-breakpoint
 CREATE TYPE "public"."points_entry_kind" AS ENUM('EARN', 'REDEEM', 'EXPIRE', 'ADJUST', 'REVERSE', 'TRANSFER');--> statement-breakpoint
 CREATE TYPE "public"."points_source" AS ENUM('ORDER', 'REFERRAL', 'MANUAL', 'JOB', 'MERGE');--> statement-breakpoint
 CREATE TABLE "order_refunds" (
@@ -12,6 +13,22 @@ CREATE TABLE "order_refunds" (
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "order_refunds_tenant_id_id_pk" PRIMARY KEY("tenant_id","id"),
 	CONSTRAINT "order_refunds_amount_positive" CHECK ("order_refunds"."amount" > 0)
+);
+--> statement-breakpoint
+CREATE TABLE "tier_history" (
+	"tenant_id" uuid NOT NULL,
+	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"party_id" uuid NOT NULL,
+	"as_of" date NOT NULL,
+	"at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"from_tier" "tier",
+	"to_tier" "tier",
+	"rule" "tier_rule" NOT NULL,
+	"automatic" boolean NOT NULL,
+	"actor_kind" "actor_kind" NOT NULL,
+	"actor_id" text,
+	"reason" text,
+	CONSTRAINT "tier_history_tenant_id_id_pk" PRIMARY KEY("tenant_id","id")
 );
 --> statement-breakpoint
 CREATE TABLE "points_draws" (
@@ -49,9 +66,18 @@ CREATE TABLE "points_entries" (
 	CONSTRAINT "points_entries_expiry" CHECK ("points_entries"."expires_at" is null or ("points_entries"."available_at" is not null and "points_entries"."expires_at" > "points_entries"."available_at"))
 );
 --> statement-breakpoint
+ALTER TABLE "loyalty_snapshots" ADD COLUMN "qualifying_tier" "tier";--> statement-breakpoint
+ALTER TABLE "loyalty_snapshots" ADD COLUMN "below_days" smallint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "loyalty_snapshots" ADD COLUMN "overridden" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "party_loyalty" ADD COLUMN "override_tier" "tier";--> statement-breakpoint
+ALTER TABLE "party_loyalty" ADD COLUMN "override_reason" text;--> statement-breakpoint
+ALTER TABLE "party_loyalty" ADD COLUMN "override_from" date;--> statement-breakpoint
+ALTER TABLE "party_loyalty" ADD COLUMN "override_until" date;--> statement-breakpoint
 ALTER TABLE "scoring_runs" ADD COLUMN "points_expired" integer;--> statement-breakpoint
 ALTER TABLE "order_refunds" ADD CONSTRAINT "order_refunds_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "order_refunds" ADD CONSTRAINT "order_refunds_order_fk" FOREIGN KEY ("tenant_id","order_id") REFERENCES "public"."orders"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tier_history" ADD CONSTRAINT "tier_history_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "tier_history" ADD CONSTRAINT "tier_history_party_fk" FOREIGN KEY ("tenant_id","party_id") REFERENCES "public"."parties"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_entry_fk" FOREIGN KEY ("tenant_id","entry_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "points_draws" ADD CONSTRAINT "points_draws_lot_fk" FOREIGN KEY ("tenant_id","lot_id") REFERENCES "public"."points_entries"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -61,6 +87,8 @@ ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_order_fk" FOREIGN KE
 ALTER TABLE "points_entries" ADD CONSTRAINT "points_entries_referral_fk" FOREIGN KEY ("tenant_id","referral_id") REFERENCES "public"."referrals"("tenant_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "order_refunds_order_idx" ON "order_refunds" USING btree ("tenant_id","order_id");--> statement-breakpoint
 CREATE INDEX "order_refunds_tenant_created_idx" ON "order_refunds" USING btree ("tenant_id","created_at");--> statement-breakpoint
+CREATE INDEX "tier_history_party_at_idx" ON "tier_history" USING btree ("tenant_id","party_id","at","id");--> statement-breakpoint
+CREATE INDEX "tier_history_day_idx" ON "tier_history" USING btree ("tenant_id","as_of");--> statement-breakpoint
 CREATE INDEX "points_draws_lot_idx" ON "points_draws" USING btree ("tenant_id","lot_id");--> statement-breakpoint
 CREATE INDEX "points_draws_entry_idx" ON "points_draws" USING btree ("tenant_id","entry_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "points_entries_idempotency_uq" ON "points_entries" USING btree ("tenant_id","idempotency_key") WHERE "points_entries"."idempotency_key" is not null;--> statement-breakpoint
@@ -107,3 +135,12 @@ ALTER TABLE "order_refunds" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "order_refunds" FORCE ROW LEVEL SECURITY;
 --> statement-breakpoint
 CREATE POLICY "tenant_isolation" ON "order_refunds" USING ("tenant_id" = guanxi_current_tenant()) WITH CHECK ("tenant_id" = guanxi_current_tenant());
+--> statement-breakpoint
+-- Tier history: the nightly rules replace a day's rows when the day is scored again.
+GRANT SELECT, INSERT, DELETE ON "tier_history" TO guanxi_app;
+--> statement-breakpoint
+ALTER TABLE "tier_history" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "tier_history" FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+CREATE POLICY "tenant_isolation" ON "tier_history" USING ("tenant_id" = guanxi_current_tenant()) WITH CHECK ("tenant_id" = guanxi_current_tenant());
