@@ -66,6 +66,7 @@ CREATE TABLE "points_entries" (
 	CONSTRAINT "points_entries_expiry" CHECK ("points_entries"."expires_at" is null or ("points_entries"."available_at" is not null and "points_entries"."expires_at" > "points_entries"."available_at"))
 );
 --> statement-breakpoint
+ALTER TABLE "referrals" ADD COLUMN "reward_points" integer;--> statement-breakpoint
 ALTER TABLE "loyalty_snapshots" ADD COLUMN "qualifying_tier" "tier";--> statement-breakpoint
 ALTER TABLE "loyalty_snapshots" ADD COLUMN "below_days" smallint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "loyalty_snapshots" ADD COLUMN "overridden" boolean DEFAULT false NOT NULL;--> statement-breakpoint
@@ -96,6 +97,7 @@ CREATE INDEX "points_entries_party_at_idx" ON "points_entries" USING btree ("ten
 CREATE INDEX "points_entries_order_idx" ON "points_entries" USING btree ("tenant_id","order_id") WHERE "points_entries"."order_id" is not null;--> statement-breakpoint
 CREATE INDEX "points_lots_expiry_idx" ON "points_entries" USING btree ("tenant_id","expires_at") WHERE "points_entries"."points" > 0 and "points_entries"."expires_at" is not null;--> statement-breakpoint
 CREATE INDEX "points_entries_tenant_at_idx" ON "points_entries" USING btree ("tenant_id","at");--> statement-breakpoint
+ALTER TABLE "referrals" ADD CONSTRAINT "referrals_reward_points_positive" CHECK ("referrals"."reward_points" is null or "referrals"."reward_points" > 0);--> statement-breakpoint
 -- domain (member points): entries are never updated or deleted; every change is a new entry. The
 -- application may only read and add (no UPDATE or DELETE granted), and a trigger refuses both
 -- whoever asks, as for stage history.

@@ -22,7 +22,8 @@ export interface TenantSettings {
     tiers: { platinum: number; gold: number; silver: number };
   };
   referrals: {
-    reward: { kind: 'FIXED' | 'PERCENT'; amount: string };
+    /** FIXED cash, a PERCENT of the converting order, or POINTS (a whole number of member points). */
+    reward: { kind: 'FIXED' | 'PERCENT' | 'POINTS'; amount: string };
     autoReward: boolean;
     maxReferralsPerHour: number;
     minMinutesToConvert: number;

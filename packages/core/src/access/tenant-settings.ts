@@ -49,7 +49,7 @@ const settingsInput = lazySchema(() =>
       .object({
         reward: z
           .object({
-            kind: z.enum(['FIXED', 'PERCENT']),
+            kind: z.enum(['FIXED', 'PERCENT', 'POINTS']),
             amount: z.string().regex(/^\d{1,12}(\.\d{1,4})?$/, 'Amount is a decimal number ≥ 0, e.g. "20.00"'),
           })
           .optional(),
@@ -187,6 +187,9 @@ export async function updateTenantSettings(input: TenantSettingsInput) {
   const levels = next.membership!.thresholds;
   if (!(Number(levels.platinum) > Number(levels.gold) && Number(levels.gold) > Number(levels.silver))) {
     problems.push({ field: ['input', 'membership', 'thresholds'], message: 'Tier thresholds must satisfy platinum > gold > silver' });
+  }
+  if (next.referrals.reward.kind === 'POINTS' && !/^[1-9]\d{0,8}$/.test(next.referrals.reward.amount)) {
+    problems.push({ field: ['input', 'referrals', 'reward', 'amount'], message: 'A points reward is a whole number of points, 1 to 999999999' });
   }
   if (next.referrals.reward.kind === 'PERCENT' && Number(next.referrals.reward.amount) > 100) {
     problems.push({ field: ['input', 'referrals', 'reward', 'amount'], message: 'A percentage reward is at most 100' });

@@ -6,7 +6,7 @@ import { uuidv7 } from '../ids';
 import { partyLoyalty } from '../loyalty/loyalty.sql';
 import type { OrderRow } from '../network/orders';
 import { emitEvent } from '../webhooks';
-import { expiryOf, maxEntryPoints } from './lots';
+import { addLot, expiryOf, maxEntryPoints } from './lots';
 import { pointsEntries } from './points.sql';
 
 /**
@@ -44,4 +44,23 @@ export async function earnForOrder(order: OrderRow, settings: PointsSettings, no
     entry: { ...entry, availableAt: availableAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null },
   });
   return entry;
+}
+
+/**
+ * A referral rewarded in points (reward policy POINTS): an EARN entry of the referrer, available
+ * at once and expiring like any other (domain: member points).
+ */
+export async function earnForReferral(referrerId: string, referralId: string, points: number, settings: PointsSettings, now: Date): Promise<{ id: string; points: number }> {
+  const entry = await addLot(
+    referrerId,
+    points,
+    { kind: 'EARN', source: 'REFERRAL', referralId },
+    { at: now, availableAt: now, expiresAt: expiryOf(now, settings.expiryDays) },
+  );
+  await emitEvent('points.earned', {
+    party: { id: referrerId },
+    referral: { id: referralId },
+    entry: { id: entry.id, points, availableAt: now.toISOString(), expiresAt: entry.expiresAt?.toISOString() ?? null },
+  });
+  return { id: entry.id, points };
 }

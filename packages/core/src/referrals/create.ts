@@ -219,6 +219,7 @@ export function referralEvent(row: ReferralRow): Record<string, unknown> {
       convertedAt: row.convertedAt?.toISOString() ?? null,
       convertingOrder: row.convertingOrderId ? { id: row.convertingOrderId } : null,
       reward: row.rewardAmount === null ? null : { amount: row.rewardAmount, currency: row.rewardCurrency },
+      rewardPoints: row.rewardPoints,
       fraudSignals: row.fraudSignals.map((signal) => signal.kind),
     },
   };

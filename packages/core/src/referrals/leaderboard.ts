@@ -177,6 +177,8 @@ export interface ReferralStats {
   kFactor: number;
   /** Exact decimal text in the tenant's currency. */
   rewardsPaid: string;
+  /** Member points paid as rewards (reward policy POINTS), by the same period rule. */
+  rewardPointsPaid: number;
 }
 
 /**
@@ -190,19 +192,21 @@ export async function referralStats(period: Period = {}): Promise<ReferralStats>
   checkPeriod(period);
   const tenantId = useTenantId();
   const digits = minorUnitDigits((await currentTenant()).currency);
-  const { rows } = await withoutJit(() => useTransaction().execute<{ referrals: number; converted: number; referrers: number; rewards_paid: string }>(sql`
+  const { rows } = await withoutJit(() => useTransaction().execute<{ referrals: number; converted: number; referrers: number; rewards_paid: string; reward_points_paid: string }>(sql`
     select
       (select count(*)::int from ${referrals} f where f.tenant_id = ${tenantId} and ${inPeriod(period)}) as referrals,
       (select count(*)::int from ${referrals} f where f.tenant_id = ${tenantId} and ${inPeriod(period)}
          and f.status in ('CONVERTED', 'REWARDED')) as converted,
       (select count(distinct f.referrer_id)::int from ${referrals} f where f.tenant_id = ${tenantId} and ${inPeriod(period)}) as referrers,
       (select round(coalesce(sum(f.reward_amount), 0), ${digits}::int)::text from ${referrals} f
-         where f.tenant_id = ${tenantId} and f.status = 'REWARDED' and ${inPeriod(period, sql`f.rewarded_at`)}) as rewards_paid`));
+         where f.tenant_id = ${tenantId} and f.status = 'REWARDED' and ${inPeriod(period, sql`f.rewarded_at`)}) as rewards_paid,
+      (select coalesce(sum(f.reward_points), 0)::text from ${referrals} f
+         where f.tenant_id = ${tenantId} and f.status = 'REWARDED' and ${inPeriod(period, sql`f.rewarded_at`)}) as reward_points_paid`));
   const row = rows[0]!;
   const made = Number(row.referrals);
   const converted = Number(row.converted);
   const referrers = Number(row.referrers);
   const conversionRate = made === 0 ? 0 : converted / made;
   const kFactor = referrers === 0 ? 0 : (made / referrers) * conversionRate;
-  return { referrals: made, converted, conversionRate, referrers, kFactor, rewardsPaid: String(row.rewards_paid) };
+  return { referrals: made, converted, conversionRate, referrers, kFactor, rewardsPaid: String(row.rewards_paid), rewardPointsPaid: Number(row.reward_points_paid) };
 }

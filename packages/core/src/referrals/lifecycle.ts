@@ -1,11 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import * as z from 'zod';
-import { currentTenant, type TenantRow } from '../access';
+import { currentTenant, pointsSettings, type TenantRow } from '../access';
 import { recordAudit } from '../audit';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { minorUnitDigits } from '../money';
 import { orders } from '../network/orders.sql';
+import { earnForReferral } from '../points/earn';
 import { lazySchema, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { referralEvent } from './create';
@@ -20,8 +21,12 @@ import { referralSettings, type ReferralSettings } from './settings';
  * are computed in SQL numeric and rounded to the currency's minor units (CNY: 2) — half away from
  * zero, as numeric `round` does. Null when a PERCENT reward has no converting order to apply to.
  */
-async function rewardFor(referral: ReferralRow, tenant: TenantRow, settings: ReferralSettings): Promise<string | null> {
+/** A reward: money in the tenant's currency, or member points (policy POINTS). */
+type Reward = { money: string } | { points: number };
+
+async function rewardFor(referral: ReferralRow, tenant: TenantRow, settings: ReferralSettings): Promise<Reward | null> {
   const { kind, amount } = settings.reward;
+  if (kind === 'POINTS' && typeof amount === 'string' && /^[1-9]\d{0,8}$/.test(amount)) return { points: Number(amount) };
   if (typeof amount !== 'string' || !/^\d{1,15}(\.\d{1,10})?$/.test(amount) || (kind !== 'FIXED' && kind !== 'PERCENT')) {
     throw UserError.of('CONFLICT', "The tenant's reward policy is not a valid amount or percentage", []);
   }
@@ -30,26 +35,33 @@ async function rewardFor(referral: ReferralRow, tenant: TenantRow, settings: Ref
     const { rows } = await useTransaction().execute<{ reward: string }>(
       sql`select round(${amount}::numeric, ${digits}::int)::text as reward`,
     );
-    return rows[0]!.reward;
+    return { money: rows[0]!.reward };
   }
   if (!referral.convertingOrderId) return null;
   const { rows } = await useTransaction().execute<{ reward: string }>(sql`
     select round(o.amount * ${amount}::numeric / 100, ${digits}::int)::text as reward
     from ${orders} o where o.tenant_id = ${useTenantId()} and o.id = ${referral.convertingOrderId}::uuid`);
-  return rows[0]?.reward ?? null;
+  return rows[0] ? { money: rows[0].reward } : null;
 }
 
-async function applyReward(referral: ReferralRow, reward: string, currency: string, automatic: boolean): Promise<ReferralRow> {
+async function applyReward(referral: ReferralRow, reward: Reward, tenant: TenantRow, automatic: boolean): Promise<ReferralRow> {
+  const now = new Date();
   const [row] = await useTransaction()
     .update(referrals)
-    .set({ status: 'REWARDED', rewardedAt: new Date(), rewardAmount: reward, rewardCurrency: currency })
+    .set({
+      status: 'REWARDED',
+      rewardedAt: now,
+      ...('money' in reward ? { rewardAmount: reward.money, rewardCurrency: tenant.currency } : { rewardPoints: reward.points }),
+    })
     .where(and(eq(referrals.tenantId, useTenantId()), eq(referrals.id, referral.id)))
     .returning();
+  // domain (member points): a points reward is an EARN entry of the referrer, available at once.
+  if ('points' in reward) await earnForReferral(referral.referrerId, referral.id, reward.points, pointsSettings(tenant.settings), now);
   await recordAudit({
     operation: 'rewardReferral',
     entityType: 'Referral',
     entityIds: [referral.id, referral.referrerId],
-    details: { amount: reward, currency, automatic },
+    details: { ...('money' in reward ? { amount: reward.money, currency: tenant.currency } : { points: reward.points }), automatic },
   });
   await emitEvent('referral.rewarded', { ...referralEvent(row!), automatic });
   return row!;
@@ -159,7 +171,7 @@ export async function rewardReferral(id: string): Promise<ReferralRow> {
   if (reward === null) {
     throw UserError.of('CONFLICT', 'The reward is a percentage of the first order, and this conversion has no order', 'id');
   }
-  return applyReward(referral, reward, tenant.currency, false);
+  return applyReward(referral, reward, tenant, false);
 }
 
 /**
@@ -212,7 +224,7 @@ export async function convertReferralForOrder(order: {
   const converted = await markConverted(referral, order.placedAt, order.id, settings, true);
   if (!settings.autoReward || converted.fraudSignals.length > 0) return converted;
   const reward = await rewardFor(converted, tenant, settings);
-  return reward === null ? converted : applyReward(converted, reward, tenant.currency, true);
+  return reward === null ? converted : applyReward(converted, reward, tenant, true);
 }
 
 /**

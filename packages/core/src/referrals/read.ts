@@ -37,7 +37,7 @@ export async function requireReferral(id: string, field = 'id'): Promise<Referra
 export const referralColumns = sql.raw(`f.tenant_id::text as tenant_id, f.id::text as id,
   f.referrer_id::text as referrer_id, f.referee_id::text as referee_id, f.code, f.channel,
   f.status::text as status, f.reward_amount::text as reward_amount, f.reward_currency::text as reward_currency,
-  f.converting_order_id::text as converting_order_id, f.fraud_signals,
+  f.reward_points, f.converting_order_id::text as converting_order_id, f.fraud_signals,
   ${['created_at', 'converted_at', 'rewarded_at', 'rejected_at']
     .map((c) => `to_char(f.${c} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${c}`)
     .join(', ')},
@@ -58,6 +58,7 @@ export function toReferralRow(row: Record<string, unknown>): ReferralRow {
     status: row.status as ReferralStatus,
     rewardAmount: textOrNull(row.reward_amount),
     rewardCurrency: textOrNull(row.reward_currency),
+    rewardPoints: row.reward_points === null || row.reward_points === undefined ? null : Number(row.reward_points),
     convertingOrderId: textOrNull(row.converting_order_id),
     fraudSignals: (signals ?? []) as FraudSignal[],
     createdAt: new Date(String(row.created_at)),

@@ -57,6 +57,8 @@ export const referrals = pgTable(
     status: referralStatus('status').notNull().default('PENDING'),
     rewardAmount: money('reward_amount'),
     rewardCurrency: char('reward_currency', { length: 3 }),
+    // A reward in member points (reward policy POINTS) instead of money; null otherwise.
+    rewardPoints: integer('reward_points'),
     convertingOrderId: uuid('converting_order_id'),
     fraudSignals: jsonb('fraud_signals').$type<FraudSignal[]>().notNull().default(sql`'[]'::jsonb`),
     createdAt: createdAt(),
@@ -88,6 +90,7 @@ export const referrals = pgTable(
     // domain: nobody refers themself.
     check('referrals_not_self', sql`${t.referrerId} <> ${t.refereeId}`),
     check('referrals_reward_not_negative', sql`${t.rewardAmount} is null or ${t.rewardAmount} >= 0`),
+    check('referrals_reward_points_positive', sql`${t.rewardPoints} is null or ${t.rewardPoints} > 0`),
     check(
       'referrals_status_dates',
       sql`(${t.status} in ('CONVERTED', 'REWARDED')) = (${t.convertedAt} is not null)

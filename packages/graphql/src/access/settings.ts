@@ -51,18 +51,23 @@ const ScoringSettingsInput = builder.inputType('ScoringSettingsInput', {
 });
 
 const RewardKind = builder.enumType('RewardKind', {
-  description: 'How the cash-back reward of a converted referral is computed.',
+  description: 'How the reward of a converted referral is computed: cash-back, or member points.',
   values: {
     FIXED: { description: "The same amount for every referral, in the tenant's currency." },
     PERCENT: { description: "A percentage (0–100) of the referee's first order." },
+    POINTS: { description: "The same whole number of member points for every referral, available to the referrer at once." },
   } as const,
 });
 
 const ReferralRewardInput = builder.inputType('ReferralRewardInput', {
   description: "The tenant's reward policy for converted referrals (default a fixed 20.00).",
   fields: (t) => ({
-    kind: t.field({ type: RewardKind, required: true, description: 'Fixed amount or percentage of the first order.' }),
-    amount: t.field({ type: 'Decimal', required: true, description: 'Money (FIXED) or a percentage of the first order (PERCENT).' }),
+    kind: t.field({ type: RewardKind, required: true, description: 'Fixed amount, percentage of the first order, or points.' }),
+    amount: t.field({
+      type: 'Decimal',
+      required: true,
+      description: 'Money (FIXED), a percentage of the first order (PERCENT), or a whole number of points, 1–999999999 (POINTS).',
+    }),
   }),
 });
 

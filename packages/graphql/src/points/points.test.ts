@@ -18,7 +18,7 @@ const points = /* GraphQL */ `
   query ($id: ID!) {
     party(id: $id) {
       points { available pending lifetimeEarned debt balance expiringSoon(days: 3650) { points expiresAt } }
-      pointsLedger(first: 50) { totalCount edges { node { kind points source reason order { id } availableAt expiresAt idempotencyKey actor { kind } } } }
+      pointsLedger(first: 50) { totalCount edges { node { kind points source reason order { id } referral { id } availableAt expiresAt idempotencyKey actor { kind } } } }
     }
   }
 `;
@@ -234,6 +234,26 @@ describe('reading', () => {
     await expect(tenantExec(api.handle, tenant.tenantId, (sql) => sql`update points_entries set points = 1000`)).rejects.toThrow();
     await expect(tenantExec(api.handle, tenant.tenantId, (sql) => sql`delete from points_entries`)).rejects.toThrow();
     expect((await pointsOf(tenant, party)).points.available).toBe(10);
+  });
+});
+
+describe('referral rewards in points', () => {
+  test('a POINTS policy pays the referrer an EARN entry available at once, counted in rewardPointsPaid', async () => {
+    const tenant = await api.newTenant();
+    const refused = await tenant.query(`mutation { updateTenantSettings(input: { referrals: { reward: { kind: POINTS, amount: "1.5" } } }) { userErrors { field } } }`);
+    expect(refused.updateTenantSettings.userErrors).toEqual([{ field: ['input', 'referrals', 'reward', 'amount'] }]);
+    await tenant.query(`mutation { updateTenantSettings(input: { referrals: { reward: { kind: POINTS, amount: "500" }, minMinutesToConvert: 0 } }) { userErrors { field } } }`);
+    const referrer = await newParty(tenant, 'Referrer');
+    const referee = await newParty(tenant, 'Referee');
+    const { createReferral } = await tenant.query(`mutation ($a: ID!, $b: ID!) { createReferral(input: { referrerId: $a, refereeId: $b }) { referral { id } } }`, { a: referrer, b: referee });
+    await order(tenant, referee, '30.00');
+    const { node } = await tenant.query(`query ($id: ID!) { node(id: $id) { ... on Referral { status reward { amount } rewardPoints } } }`, { id: createReferral.referral.id });
+    expect(node).toEqual({ status: 'REWARDED', reward: null, rewardPoints: 500 });
+    const read = await pointsOf(tenant, referrer);
+    expect(read.points).toMatchObject({ available: 500, lifetimeEarned: 500 });
+    expect(read.pointsLedger.edges[0].node).toMatchObject({ kind: 'EARN', points: 500, source: 'REFERRAL' });
+    const { referralStats } = await tenant.query(`{ referralStats { rewardsPaid { amount } rewardPointsPaid } }`);
+    expect(referralStats).toEqual({ rewardsPaid: { amount: '0.00' }, rewardPointsPaid: 500 });
   });
 });
 

@@ -101,6 +101,10 @@ export const Referral = builder.loadableNode('Referral', {
         "The cash-back paid to the referrer, FIXED or a PERCENT of the converting order under the tenant's reward policy (rounded to the currency's minor units); null until REWARDED.",
       resolve: (r) => (r.rewardAmount !== null && r.rewardCurrency !== null ? { amount: r.rewardAmount, currency: r.rewardCurrency } : null),
     }),
+    rewardPoints: t.exposeInt('rewardPoints', {
+      nullable: true,
+      description: "The member points paid to the referrer under a POINTS reward policy (then reward is null); null otherwise and until REWARDED.",
+    }),
     createdAt: t.field({ type: 'DateTime', description: 'When the referral was made; the periods of the referral metrics count by it.', resolve: (r) => r.createdAt }),
     convertedAt: t.field({ type: 'DateTime', nullable: true, description: "The converting order's placedAt.", resolve: (r) => r.convertedAt }),
     convertingOrder: t.field({
@@ -252,6 +256,9 @@ const ReferralStatsType = builder.objectRef<ReferralStats>('ReferralStats').impl
       type: Money,
       description: "Sum of the rewards of referrals rewarded (rewardedAt) in the period, in the tenant's currency.",
       resolve: (s, _args, context) => tenantMoney(context, s.rewardsPaid),
+    }),
+    rewardPointsPaid: t.exposeInt('rewardPointsPaid', {
+      description: 'Member points paid as rewards (POINTS policy) to referrals rewarded in the period; rewardsPaid counts cash only.',
     }),
   }),
 });
