@@ -27,6 +27,7 @@ import { createDatabase, migrate, withTenant, type Database } from '@guanxi/core
 import { createTenant } from '@guanxi/core/access';
 import { scoreTenant, scoringWorkMem } from '@guanxi/core/loyalty';
 import { listParties, partyCursor, type PartyOrder } from '@guanxi/core/network';
+import { inChunks, log, seconds, timed } from './scale';
 
 const url = process.env.BENCH_DATABASE_URL;
 if (!url) throw new Error('Set BENCH_DATABASE_URL to a Postgres (bash test/postgres.sh start)');
@@ -34,28 +35,8 @@ const partyCount = Number(process.env.BENCH_PARTIES ?? 1_000_000);
 const orderCount = Number(process.env.BENCH_ORDERS ?? 10_000_000);
 const interactionCount = Number(process.env.BENCH_INTERACTIONS ?? Math.floor(orderCount / 10));
 const referralCount = Number(process.env.BENCH_REFERRALS ?? Math.floor(partyCount / 100));
-const chunk = 1_000_000;
 
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${line}`);
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
-}
-
-/** Inserts `total` rows in statements of at most `chunk` rows, each its own transaction. */
-async function inChunks(db: Database, tenantId: string, label: string, total: number, insert: (from: number, to: number) => ReturnType<typeof sql>) {
-  const started = performance.now();
-  for (let from = 1; from <= total; from += chunk) {
-    const to = Math.min(total, from + chunk - 1);
-    await withTenant(db, tenantId, (tx) => tx.execute(insert(from, to)));
-    const rate = (to * 1000) / (performance.now() - started);
-    log(`${label}: ${to.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${Math.round(rate).toLocaleString('en-US')}/s)`);
-  }
-}
 
 async function generate(db: Database): Promise<string> {
   const { tenant } = await createTenant(db, { name: `Scoring bench ${new Date().toISOString()}` });

@@ -90,13 +90,13 @@ CREATE INDEX "order_refunds_order_idx" ON "order_refunds" USING btree ("tenant_i
 CREATE INDEX "order_refunds_tenant_created_idx" ON "order_refunds" USING btree ("tenant_id","created_at");--> statement-breakpoint
 CREATE INDEX "tier_history_party_at_idx" ON "tier_history" USING btree ("tenant_id","party_id","at","id");--> statement-breakpoint
 CREATE INDEX "tier_history_day_idx" ON "tier_history" USING btree ("tenant_id","as_of");--> statement-breakpoint
-CREATE INDEX "points_draws_lot_idx" ON "points_draws" USING btree ("tenant_id","lot_id");--> statement-breakpoint
 CREATE INDEX "points_draws_entry_idx" ON "points_draws" USING btree ("tenant_id","entry_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "points_entries_idempotency_uq" ON "points_entries" USING btree ("tenant_id","idempotency_key") WHERE "points_entries"."idempotency_key" is not null;--> statement-breakpoint
 CREATE INDEX "points_entries_party_at_idx" ON "points_entries" USING btree ("tenant_id","party_id","at","id");--> statement-breakpoint
 CREATE INDEX "points_entries_order_idx" ON "points_entries" USING btree ("tenant_id","order_id") WHERE "points_entries"."order_id" is not null;--> statement-breakpoint
 CREATE INDEX "points_lots_expiry_idx" ON "points_entries" USING btree ("tenant_id","expires_at") WHERE "points_entries"."points" > 0 and "points_entries"."expires_at" is not null;--> statement-breakpoint
 CREATE INDEX "points_entries_tenant_at_idx" ON "points_entries" USING btree ("tenant_id","at");--> statement-breakpoint
+CREATE INDEX "points_entries_debts_idx" ON "points_entries" USING btree ("tenant_id","party_id") WHERE "points_entries"."points" < 0 and "points_entries"."kind" in ('REVERSE', 'TRANSFER');--> statement-breakpoint
 ALTER TABLE "referrals" ADD CONSTRAINT "referrals_reward_points_positive" CHECK ("referrals"."reward_points" is null or "referrals"."reward_points" > 0);--> statement-breakpoint
 -- domain (member points): entries are never updated or deleted; every change is a new entry. The
 -- application may only read and add (no UPDATE or DELETE granted), and a trigger refuses both
@@ -146,3 +146,10 @@ ALTER TABLE "tier_history" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "tier_history" FORCE ROW LEVEL SECURITY;
 --> statement-breakpoint
 CREATE POLICY "tenant_isolation" ON "tier_history" USING ("tenant_id" = guanxi_current_tenant()) WITH CHECK ("tenant_id" = guanxi_current_tenant());
+--> statement-breakpoint
+-- Balances of a page of parties from indexes alone (bench/points.ts: a page of 100 parties'
+-- balances 12.8 → 3.7 ms): every entry of the parties with what a balance reads, and each lot's
+-- draws with their points.
+CREATE INDEX "points_entries_balance_idx" ON "points_entries" ("tenant_id", "party_id") INCLUDE ("id", "kind", "points", "available_at", "expires_at");
+--> statement-breakpoint
+CREATE INDEX "points_draws_lot_idx" ON "points_draws" ("tenant_id", "lot_id") INCLUDE ("points");

@@ -44,12 +44,19 @@ export async function expirePoints(asOf: string, window: ExpiryWindow, now: Date
   const actor = actorColumns();
   const reason = `Expired on or before ${asOf}`;
   const { rows } = await tx.execute<{ points: string | null }>(sql`
-    with ended_lots as (
+    with candidates as (
+      -- Two index range scans (an OR of the two would scan the whole ledger): lots by expiry
+      -- (points_lots_expiry_idx), and lots written since the previous run (points_entries_tenant_at_idx).
+      select l.id from ${pointsEntries} l
+      where l.tenant_id = ${tenantId} and l.points > 0 and l.expires_at is not null and l.expires_at < ${end}
+        ${since === null ? sql`` : sql`and l.expires_at >= ${since}`}
+      union
+      select l.id from ${pointsEntries} l
+      where l.tenant_id = ${tenantId} and l.at >= ${writtenSince}::timestamptz and l.points > 0 and l.expires_at is not null and l.expires_at < ${end}
+    ), ended_lots as (
       select l.id as lot_id, l.party_id,
         l.points - coalesce((select sum(x.points) from ${pointsDraws} x where x.tenant_id = l.tenant_id and x.lot_id = l.id), 0) as remaining
-      from ${pointsEntries} l
-      where l.tenant_id = ${tenantId} and l.points > 0 and l.expires_at is not null and l.expires_at < ${end}
-        and (${since === null ? sql`true` : sql`l.expires_at >= ${since}`} or l.at >= ${writtenSince}::timestamptz)
+      from candidates c join ${pointsEntries} l on l.tenant_id = ${tenantId} and l.id = c.id
     ), left_over as (
       select * from ended_lots where remaining > 0
     ), entries as (
