@@ -24,7 +24,9 @@ export async function openHandlerTestDatabase(): Promise<HandlerTestDatabase> {
   }
   const url = process.env.GUANXI_TEST_DATABASE!;
   const proxy = await startWsProxy();
-  const handle = await createDatabase(url, { driver: 'neon', neonWsProxy: proxy.url, maxConnections: 4 });
+  // A WebSocket handshake through the proxy can take seconds on a machine busy with the whole
+  // suite: a longer connect time-out than the 5 s default.
+  const handle = await createDatabase(url, { driver: 'neon', neonWsProxy: proxy.url, maxConnections: 4, connectTimeoutMs: 30_000 });
   return {
     handle,
     proxy,

@@ -14,6 +14,11 @@ export interface WebhookWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Tests only: a receiver on loopback over http. */
   allowInsecureTargets?: boolean;
+  /**
+   * Tests only: deliver for these tenants alone (default every tenant). A test database that
+   * other test files share holds their due deliveries too.
+   */
+  tenantIds?: string[];
 }
 
 export function readWebhookSettings(env: NodeJS.ProcessEnv): { limit?: number; timeoutMs?: number } {
@@ -41,6 +46,7 @@ export function createWebhookWorkerHandler(options: WebhookWorkerOptions = {}) {
     const summary = await deliverDueWebhooks(db, {
       ...readWebhookSettings(lambdaEnv(options.env)),
       ...(options.allowInsecureTargets ? { allowInsecureTargets: true } : {}),
+      ...(options.tenantIds ? { tenantIds: options.tenantIds } : {}),
     });
     logJson({ job: 'webhooks', ...summary });
     return summary;
