@@ -7,7 +7,8 @@ import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
 import { requireParty } from '../network/parties';
-import { decodeCursor, descendingPage, encodeCursor, rowsByParty, uuidList, type PageRequest, type PartyRows } from '../pagination';
+import { decodeTimelineCursor } from '../network/orders';
+import { descendingPage, encodeCursor, rowsByParty, uuidList, type PageRequest, type PartyRows } from '../pagination';
 import { calendarDate, lazySchema, parseInput, todayUtc } from '../validation';
 import { emitEvent } from '../webhooks';
 import { tiers, type Tier } from './enums';
@@ -152,21 +153,28 @@ export async function tierHistoryPages(partyIds: readonly string[], page: PageRe
   const ids = partyIds.filter(isUuid);
   if (ids.length === 0) return rowsByParty(partyIds, []);
   const { bound, direction } = descendingPage(page, sql`(h.at, h.id)`, (cursor) => {
-    const [at, id] = decodeCursor(cursor, 2);
-    if (typeof at !== 'string' || typeof id !== 'string' || !isUuid(id) || Number.isNaN(Date.parse(at))) {
-      throw UserError.of('VALIDATION', 'The cursor is not one this list handed out', []);
-    }
+    const { at, id } = decodeTimelineCursor(cursor);
     return sql`(${at}::timestamptz, ${id}::uuid)`;
   });
-  const { rows } = await useTransaction().execute<{ id: string; n: number }>(sql`
-    select id::text as id from (
-      select h.id, h.party_id, row_number() over (partition by h.party_id order by h.at ${direction}, h.id ${direction}) as n
-      from tier_history h
-      where h.tenant_id = ${useTenantId()} and h.party_id in ${uuidList(ids)} and ${bound}
-    ) ranked where n <= ${page.limit} order by party_id, n`);
-  const found = await findTierChanges(rows.map((row) => row.id));
-  const byId = new Map(found.map((row) => [row.id, row]));
-  return rowsByParty(partyIds, rows.map((row) => byId.get(row.id)!).map((row) => [row.partyId, row] as const));
+  const tenantId = useTenantId();
+  const rows = await useTransaction()
+    .select()
+    .from(tierHistory)
+    .where(
+      and(
+        eq(tierHistory.tenantId, tenantId),
+        sql`${tierHistory.id} in (
+          select id from (
+            select h.id, row_number() over (partition by h.party_id order by h.at ${direction}, h.id ${direction}) as n
+            from tier_history h
+            where h.tenant_id = ${tenantId} and h.party_id in ${uuidList(ids)} and ${bound}
+          ) ranked where n <= ${page.limit})`,
+      ),
+    );
+  // Each party's rows in the page's order (inverted pages come back oldest first; the helper flips).
+  const sign = page.inverted ? 1 : -1;
+  rows.sort((a, b) => sign * (a.at.getTime() - b.at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  return rowsByParty(partyIds, rows.map((row) => [row.partyId, row] as const));
 }
 
 export async function tierHistoryCounts(partyIds: readonly string[]): Promise<Map<string, number>> {

@@ -9,6 +9,7 @@ import { isUuid, uuidv7 } from '../ids';
 import { reversePointsForRefund } from '../points/reverse';
 import { onConvertingOrderRefunded } from '../referrals/lifecycle';
 import type { ReferralRow } from '../referrals/read';
+import { uuidList } from '../pagination';
 import { lazySchema, optionalText, parseInput } from '../validation';
 import { emitEvent } from '../webhooks';
 import { amountProblem, type OrderRow } from './orders';
@@ -108,10 +109,10 @@ export async function refundTotals(orderIds: readonly string[]): Promise<Map<str
     from ${orders} o
     left join (
       select order_id, sum(amount) as refunded from ${orderRefunds}
-      where tenant_id = ${useTenantId()} and order_id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})
+      where tenant_id = ${useTenantId()} and order_id in ${uuidList(ids)}
       group by order_id
     ) f on f.order_id = o.id
-    where o.tenant_id = ${useTenantId()} and o.id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
+    where o.tenant_id = ${useTenantId()} and o.id in ${uuidList(ids)}`);
   for (const row of rows) result.set(row.id, { refunded: row.refunded, net: row.net, currency: row.currency });
   return result;
 }
@@ -124,7 +125,7 @@ export async function refundsOfOrders(orderIds: readonly string[]): Promise<Map<
   const rows = await useTransaction()
     .select()
     .from(orderRefunds)
-    .where(and(eq(orderRefunds.tenantId, useTenantId()), sql`${orderRefunds.orderId} in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`))
+    .where(and(eq(orderRefunds.tenantId, useTenantId()), sql`${orderRefunds.orderId} in ${uuidList(ids)}`))
     .orderBy(orderRefunds.createdAt, orderRefunds.id);
   for (const row of rows) result.get(row.orderId)?.push(row);
   return result;
@@ -137,5 +138,5 @@ export async function findRefunds(ids: readonly string[]): Promise<OrderRefundRo
   return useTransaction()
     .select()
     .from(orderRefunds)
-    .where(and(eq(orderRefunds.tenantId, useTenantId()), sql`${orderRefunds.id} in (${sql.join(valid.map((id) => sql`${id}::uuid`), sql`, `)})`));
+    .where(and(eq(orderRefunds.tenantId, useTenantId()), sql`${orderRefunds.id} in ${uuidList(valid)}`));
 }

@@ -90,26 +90,27 @@ export async function openDebts(partyId: string): Promise<{ entryId: string; ope
  * Pays the party's open debt from its available lots (domain: points that become available pay
  * an open debt first), as draws of the entries that made it. Balances read the same
  * result without it (available − debt); writing it keeps each lot's remainder true before anything
- * else spends or expires it. Called by every write that spends, and by the nightly job.
+ * else spends or expires it. Called by every write that spends, and by the nightly job. Returns
+ * what the party has available afterwards and the debt still open.
  */
-export async function settleDebt(partyId: string, now: Date): Promise<void> {
+export async function settleDebt(partyId: string, now: Date): Promise<{ usable: number; owed: number }> {
   const debts = await openDebts(partyId);
-  if (debts.length === 0) return;
   let lots = await lotsOf(partyId, { usableAt: now });
+  let owed = 0;
   for (const debt of debts) {
     const { draws, short } = plan(lots, debt.open);
     await writeDraws(partyId, debt.entryId, draws, now);
     const taken = new Map(draws.map((draw) => [draw.lotId, draw.points]));
     lots = lots.map((lot) => ({ ...lot, remaining: lot.remaining - (taken.get(lot.id) ?? 0) })).filter((lot) => lot.remaining > 0);
-    if (short > 0) break;
+    owed += short;
   }
+  return { usable: lots.reduce((sum, lot) => sum + lot.remaining, 0), owed };
 }
 
-/** Points the party can spend at `now`: its available lots after its open debt (0 while in debt). */
+/** Points the party can spend at `now`: its available lots after its open debt (0 or less while in debt). */
 export async function spendable(partyId: string, now: Date): Promise<number> {
-  await settleDebt(partyId, now);
-  const lots = await lotsOf(partyId, { usableAt: now });
-  return lots.reduce((sum, lot) => sum + lot.remaining, 0) - (await openDebts(partyId)).reduce((sum, debt) => sum + debt.open, 0);
+  const { usable, owed } = await settleDebt(partyId, now);
+  return usable - owed;
 }
 
 export interface EntryFields {

@@ -70,7 +70,6 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
     throw new Error('asOf must be a date written YYYY-MM-DD');
   }
   const asOf = Date.parse(`${asOfDay}T00:00:00.000Z`);
-  const calendarDayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
 
   const { tenant, apiKey } = await createTenant(db, {
     name: options.name ?? defaultSeedOptions.name,
@@ -172,7 +171,7 @@ export async function seedDemoTenant(db: Database, options: SeedOptions = {}): P
   // Scored for the day before and the day itself, as two nights would have: segments, tiers and
   // segment migration have data from the first start, and expired points are written off.
   let pointsExpired = 0;
-  for (const day of [calendarDayBefore(asOfDay), asOfDay]) {
+  for (const day of [todayUtc(new Date(asOf - 86_400_000)), asOfDay]) {
     if (day > todayUtc()) continue; // a demo dated ahead is scored by the nights to come
     const run = await runTenantScoring(db, tenantId, day, { triggeredBy: 'seed' });
     if (run.status !== 'SUCCEEDED') throw new Error(`Scoring the demo tenant for ${day} failed: ${run.error}`);
