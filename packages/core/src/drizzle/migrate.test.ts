@@ -300,4 +300,37 @@ describe('the database refuses what the domain forbids', () => {
     );
     expect(kept).toEqual([{ reason: null }]);
   });
+
+  test("erasure's redaction (0011) may change a history row's reason and nothing else, and only through its function", async () => {
+    const { tenantId, ids } = await tenantWithParties(1);
+    const [row] = await asTenant(handle, tenantId, () =>
+      useTransaction()
+        .insert(stageTransitions)
+        .values({ tenantId, partyId: ids[0]!, fromStage: null, toStage: 'INITIAL_CONTACT', actorKind: 'USER', reason: 'Met Li Na at the fair' })
+        .returning({ id: stageTransitions.id }),
+    );
+    const where = and(eq(stageTransitions.tenantId, tenantId), eq(stageTransitions.id, row!.id));
+    // The owner with the function's flag set: a reason may change, a stage may not.
+    const asRedactingOwner = (work: (db: Database) => Promise<unknown>) =>
+      handle.db.transaction(async (tx) => {
+        await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('guanxi.redacting', 'on', true)`);
+        await work(tx as unknown as Database);
+      });
+    const moved = await refusal(() => asRedactingOwner((db) => db.update(stageTransitions).set({ toStage: 'CHURNED' }).where(where)));
+    expect(moved.message).toMatch(/append-only: UPDATE/);
+    const removed = await refusal(() => asRedactingOwner((db) => db.delete(stageTransitions).where(where)));
+    expect(removed.message).toMatch(/append-only: DELETE/);
+    // The application calls the function, which only redacts the given values.
+    const changed = await asTenant(handle, tenantId, async () => {
+      const { rows } = await useTransaction().execute<{ n: number }>(
+        sql`select guanxi_redact_reasons(${ids[0]!}::uuid, array['Li Na']) as n`,
+      );
+      return rows[0]!.n;
+    });
+    expect(changed).toBe(1);
+    const kept = await asTenant(handle, tenantId, () =>
+      useTransaction().select({ reason: stageTransitions.reason, toStage: stageTransitions.toStage }).from(stageTransitions).where(where),
+    );
+    expect(kept).toEqual([{ reason: 'Met [erased] at the fair', toStage: 'INITIAL_CONTACT' }]);
+  });
 });

@@ -130,8 +130,10 @@ export const erasedDisplayName = 'Erased party';
  * application, so its redaction goes through the SECURITY DEFINER guanxi_redact_audit_details,
  * which can only redact, and only rows of the current tenant that name the party.
  *
- * Not covered: stage_transitions.reason, which a trigger makes immutable; it is staff free text
- * about a move, not one of the party's fields.
+ * Staff free text about the party's history (the reasons of stage moves, points entries, refunds,
+ * tier changes and a tier override) may quote the person as well: those are redacted the same
+ * way, the append-only ones through the SECURITY DEFINER guanxi_redact_reasons (migration 0011),
+ * which changes nothing else of a row.
  */
 export async function erasePartyData(id: string): Promise<PartyRow> {
   const tx = useTransaction();
@@ -205,6 +207,11 @@ export async function erasePartyData(id: string): Promise<PartyRow> {
        where tenant_id = ${tenantId}
          and guanxi_redact_json(payload, ${valuesText}) is distinct from payload`);
     await tx.execute(sql`select guanxi_redact_audit_details(${id}::uuid, ${valuesText})`);
+    await tx.execute(sql`select guanxi_redact_reasons(${id}::uuid, ${valuesText})`);
+    await tx.execute(sql`
+      update ${partyLoyalty}
+         set override_reason = (guanxi_redact_json(to_jsonb(override_reason), ${valuesText}) #>> '{}')
+       where tenant_id = ${tenantId} and party_id = ${id} and override_reason is not null`);
   }
   // Recorded after the redaction, and naming only which kinds of data were erased.
   await recordAudit({

@@ -3,7 +3,7 @@ import './privacy';
 import '../audit/audit';
 import { allowInsecureWebhookTargets } from '../webhooks/webhook';
 import { recordAudit } from '@guanxi/core/audit';
-import { connectParties, createParty, recordInteraction, recordOrder } from '@guanxi/core/network';
+import { connectParties, createParty, recordInteraction, recordOrder, refundOrder } from '@guanxi/core/network';
 import { createReferral } from '@guanxi/core/referrals';
 import { adjustPoints, redeemPoints } from '@guanxi/core/points';
 import { setMembershipTier } from '@guanxi/core/loyalty';
@@ -46,11 +46,13 @@ async function richParty(tenantId: string, tag: string) {
     await recordInteraction({ partyId: party.id, kind: 'CALL', note });
     await createReferral({ referrerId: friend.id, refereeId: party.id, channel: 'wechat' } as never);
     await createReferral({ referrerId: party.id, refereeId: referee.id } as never);
-    await recordOrder({ partyId: party.id, amount: '199.90' } as never);
-    await adjustPoints({ partyId: party.id, points: 10, reason: 'welcome bonus' });
+    const { order } = await recordOrder({ partyId: party.id, amount: '199.90' } as never);
+    // Staff reasons that quote the person: erasure redacts them too.
+    await refundOrder({ orderId: order.id, amount: '9.90', reason: `${personal.displayName} returned a cup` });
+    await adjustPoints({ partyId: party.id, points: 10, reason: `welcome bonus for ${personal.displayName}` });
     await redeemPoints({ partyId: party.id, points: 4 });
-    await setMembershipTier({ partyId: party.id, tier: 'GOLD', reason: 'welcome' });
-    await moveStage({ partyId: party.id, to: 'DORMANT', reason: 'qualified on call' });
+    await setMembershipTier({ partyId: party.id, tier: 'GOLD', reason: `welcome, ${personal.email} asked` });
+    await moveStage({ partyId: party.id, to: 'DORMANT', reason: `${personal.displayName} qualified on call` });
     // Personal values copied elsewhere: an audit detail and a queued webhook payload.
     await recordAudit({ operation: 'testCopy', entityType: 'Party', entityIds: [party.id], details: { email: personal.email, name: personal.displayName } });
     await emitEvent('party.created', { party: { id: party.id, displayName: personal.displayName, email: personal.email } });

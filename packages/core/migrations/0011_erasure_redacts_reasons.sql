@@ -1,0 +1,74 @@
+-- Erasure (privacy): staff write free text about a party's history: why its stage moved, why its
+-- points were adjusted, why an order was refunded, why its tier was set. That text may quote the
+-- person ("goodwill for Zhang Wei"). Those rows are never rewritten (triggers, and no UPDATE
+-- granted to the application), so, as for the audit log (0006), one owner-rights function takes
+-- a party's values out of them, and the triggers let through its updates, which change nothing
+-- but `reason`.
+CREATE OR REPLACE FUNCTION guanxi_reason_redaction(old_row jsonb, new_row jsonb) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(current_setting('guanxi.redacting', true), '') = 'on' AND (old_row - 'reason') = (new_row - 'reason')
+$$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION guanxi_refuse_history_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND guanxi_reason_redaction(to_jsonb(OLD), to_jsonb(NEW)) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'stage history is append-only: % on stage_transitions refused', TG_OP
+    USING ERRCODE = 'restrict_violation';
+END
+$$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION guanxi_refuse_ledger_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND guanxi_reason_redaction(to_jsonb(OLD), to_jsonb(NEW)) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the points ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+    USING ERRCODE = 'restrict_violation';
+END
+$$;
+--> statement-breakpoint
+-- Only the current tenant's rows about the party (row security still applies to the owner, FORCE),
+-- and only by redaction (guanxi_redact_json on the text as a JSON string). The flag the triggers
+-- read is set for these updates alone.
+CREATE OR REPLACE FUNCTION guanxi_redact_reasons(party uuid, vals text[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  tenant uuid := guanxi_current_tenant();
+  changed integer := 0;
+  n integer;
+BEGIN
+  IF tenant IS NULL THEN
+    RAISE EXCEPTION 'guanxi_redact_reasons needs a tenant transaction';
+  END IF;
+  PERFORM set_config('guanxi.redacting', 'on', true);
+  UPDATE stage_transitions s SET reason = guanxi_redact_json(to_jsonb(s.reason), vals) #>> '{}'
+   WHERE s.tenant_id = tenant AND s.party_id = party AND s.reason IS NOT NULL
+     AND guanxi_redact_json(to_jsonb(s.reason), vals) #>> '{}' IS DISTINCT FROM s.reason;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  changed := changed + n;
+  UPDATE points_entries e SET reason = guanxi_redact_json(to_jsonb(e.reason), vals) #>> '{}'
+   WHERE e.tenant_id = tenant AND e.party_id = party AND e.reason IS NOT NULL
+     AND guanxi_redact_json(to_jsonb(e.reason), vals) #>> '{}' IS DISTINCT FROM e.reason;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  changed := changed + n;
+  UPDATE tier_history h SET reason = guanxi_redact_json(to_jsonb(h.reason), vals) #>> '{}'
+   WHERE h.tenant_id = tenant AND h.party_id = party AND h.reason IS NOT NULL
+     AND guanxi_redact_json(to_jsonb(h.reason), vals) #>> '{}' IS DISTINCT FROM h.reason;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  changed := changed + n;
+  UPDATE order_refunds f SET reason = guanxi_redact_json(to_jsonb(f.reason), vals) #>> '{}'
+   WHERE f.tenant_id = tenant AND f.reason IS NOT NULL
+     AND f.order_id IN (SELECT o.id FROM orders o WHERE o.tenant_id = tenant AND o.party_id = party)
+     AND guanxi_redact_json(to_jsonb(f.reason), vals) #>> '{}' IS DISTINCT FROM f.reason;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  changed := changed + n;
+  PERFORM set_config('guanxi.redacting', '', true);
+  RETURN changed;
+END;
+$$;
+--> statement-breakpoint
+REVOKE ALL ON FUNCTION guanxi_redact_reasons(uuid, text[]) FROM PUBLIC;
+--> statement-breakpoint
+GRANT EXECUTE ON FUNCTION guanxi_redact_reasons(uuid, text[]) TO guanxi_app;
