@@ -13,6 +13,8 @@ export const segments = [
 export type Segment = (typeof segments)[number];
 export const segment = pgEnum('segment', segments);
 
+// Highest first, and the order matters: the scoring statement compares tiers as the enum, by
+// this declared order (statement.ts, atLeast).
 export const tiers = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'] as const;
 export type Tier = (typeof tiers)[number];
 export const tier = pgEnum('tier', tiers);

@@ -149,6 +149,12 @@ export interface StatementInput {
    * reading the parties' previous copy costs an index probe per changed party.
    */
   segmentEvents?: boolean;
+  /**
+   * The tenant's latest scored day before `asOf` (null: none). Every party's latest snapshot before
+   * `asOf` is of that day or earlier, so most parties' previous tier is read by one hash join with
+   * that day's rows, and only the others are looked up one by one.
+   */
+  previousDay?: string | null;
   /** Queue `loyalty.tier_changed` for every tier history row the run writes (off when no webhook listens). */
   tierEvents?: boolean;
 }
@@ -162,14 +168,17 @@ export interface StatementInput {
  * decimals, far coarser than a double's precision.
  */
 async function writeSnapshots(input: StatementInput): Promise<{ partiesScored: number; replaced: number }> {
-  const { rows } = await useTransaction().execute<{ scored: number; replaced: number }>(scoringStatement(input));
+  const tx = useTransaction();
+  const { rows: before } = await tx.execute<{ day: string | null }>(sql`
+    select max(s.as_of)::text as day from loyalty_snapshots s where s.tenant_id = ${input.tenantId} and s.as_of < ${input.asOf}::date`);
+  const { rows } = await tx.execute<{ scored: number; replaced: number }>(scoringStatement({ ...input, previousDay: before[0]?.day ?? null }));
   const row = rows[0];
   return { partiesScored: Number(row?.scored ?? 0), replaced: Number(row?.replaced ?? 0) };
 }
 
 /** The statement itself (exported for EXPLAIN in benchmarks). */
 export function scoringStatement(input: StatementInput): SQL {
-  const { tenantId, asOf, settings, ruleVersion, runId, segmentEvents = false, tierEvents = false } = input;
+  const { tenantId, asOf, settings, ruleVersion, runId, segmentEvents = false, tierEvents = false, previousDay = null } = input;
   const membership = membershipSettings(settings);
   const grace = membership.downgradeGraceDays;
   const actor = actorColumns();
@@ -351,20 +360,24 @@ export function scoringStatement(input: StatementInput): SQL {
     ),
     evaluated as (
       -- domain (membership tiers): the party's tier before D is that of its latest evaluated day
-      -- before D; an override holds from its day through its until (inclusive).
-      select x.*, prev.tier as prev_tier, prev.below_days as prev_below, coalesce(prev.overridden, false) as prev_overridden,
+      -- before D; an override holds from its day through its until (inclusive). That day is the
+      -- tenant's previous scored day for nearly every party (\`last\`, hash-joined); a party not
+      -- scored on it is looked up by the (tenant, party, day) key (\`prev\`, which the one-time
+      -- filter on \`last\` skips for the others: a probe per party cost a tenth of the run).
+      select x.*,
+             case when last.party_id is not null then last.tier else prev.tier end as prev_tier,
+             case when last.party_id is not null then last.below_days else prev.below_days end as prev_below,
+             coalesce(case when last.party_id is not null then last.overridden else prev.overridden end, false) as prev_overridden,
              o.override_tier,
              o.override_tier is not null and o.override_from <= ${day} and (o.override_until is null or ${day} <= o.override_until) as overridden
       from snapshot x
+      left join loyalty_snapshots last on last.tenant_id = ${tenantId} and last.as_of = ${previousDay}::date and last.party_id = x.party_id
       left join lateral (
         select s.tier, s.below_days, s.overridden from loyalty_snapshots s
-        where s.tenant_id = ${tenantId} and s.party_id = x.party_id and s.as_of < ${day}
+        where last.party_id is null and s.tenant_id = ${tenantId} and s.party_id = x.party_id and s.as_of < ${day}
         order by s.as_of desc limit 1
       ) prev on true
       left join party_loyalty o on o.tenant_id = ${tenantId} and o.party_id = x.party_id
-    ),
-    ranked_tiers as (
-      select x.*, ${rankOf(sql`x.qualifying_tier`)} as q_rank, ${rankOf(sql`x.prev_tier`)} as prev_rank from evaluated x
     ),
     tiered as (
       -- Upgrade at once; below the current tier on D and on each of the downgradeGraceDays
@@ -374,17 +387,17 @@ export function scoringStatement(input: StatementInput): SQL {
              (case
                 when x.overridden then x.override_tier
                 when x.prev_tier is null then x.qualifying_tier
-                when x.q_rank >= x.prev_rank then x.qualifying_tier
+                when ${atLeast(sql`x.qualifying_tier`, sql`x.prev_tier`)} then x.qualifying_tier
                 when ${grace}::int = 0 then x.qualifying_tier
-                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then ${tierAt(sql`x.prev_rank - 1`)}
+                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then ${oneLevelBelow(sql`x.prev_tier`)}
                 else x.prev_tier
               end)::tier as tier,
              (case
-                when x.overridden or x.prev_tier is null or x.q_rank >= x.prev_rank or ${grace}::int = 0 then 0
+                when x.overridden or x.prev_tier is null or ${atLeast(sql`x.qualifying_tier`, sql`x.prev_tier`)} or ${grace}::int = 0 then 0
                 when coalesce(x.prev_below, 0) + 1 > ${grace}::int then 0
                 else coalesce(x.prev_below, 0) + 1
               end)::smallint as below_days
-      from ranked_tiers x
+      from evaluated x
     ),
     tier_changes as (
       select x.party_id, x.prev_tier as from_tier, x.tier as to_tier,
@@ -393,8 +406,8 @@ export function scoringStatement(input: StatementInput): SQL {
                 -- An override that ran out (a cleared one wrote its own OVERRIDE_ENDED row).
                 when x.prev_overridden and x.override_tier is not null then 'OVERRIDE_ENDED'
                 when x.prev_tier is null then 'FIRST'
-                when ${rankOf(sql`x.tier`)} > x.prev_rank then 'UPGRADE'
-                when ${rankOf(sql`x.tier`)} < x.prev_rank then 'DOWNGRADE'
+                when not ${atLeast(sql`x.prev_tier`, sql`x.tier`)} then 'UPGRADE'
+                when not ${atLeast(sql`x.tier`, sql`x.prev_tier`)} then 'DOWNGRADE'
               end)::tier_rule as rule
       from tiered x
     ),
@@ -501,14 +514,18 @@ function segmentEventsCte(tenantId: string, day: SQL): SQL {
     )`;
 }
 
-/** A tier's level, 1 (BRONZE) to 4 (PLATINUM); null for null. */
-function rankOf(value: SQL): SQL {
-  return sql`array_position(array['BRONZE', 'SILVER', 'GOLD', 'PLATINUM']::text[], ${value}::text)`;
+/**
+ * Whether tier `a` is the same as or above tier `b`, compared as the enum: its values are declared
+ * PLATINUM first, so a higher tier sorts lower (an enum compares by its declared order, without
+ * the casts to text a lookup of the level would cost per row).
+ */
+function atLeast(a: SQL, b: SQL): SQL {
+  return sql`(${a} <= ${b})`;
 }
 
-/** The tier of a level (1–4). */
-function tierAt(rank: SQL): SQL {
-  return sql`((array['BRONZE', 'SILVER', 'GOLD', 'PLATINUM']::text[])[${rank}])::tier`;
+/** The tier one level below (BRONZE stays BRONZE). */
+function oneLevelBelow(value: SQL): SQL {
+  return sql`(case ${value} when 'PLATINUM' then 'GOLD' when 'GOLD' then 'SILVER' else 'BRONZE' end)::tier`;
 }
 
 /** domain (membership tiers): the qualifying tier of `scored x` on the tenant's basis. */

@@ -98,6 +98,23 @@ describe('membership tiers', () => {
     expect(party.membership.tier).toBe('BRONZE');
   });
 
+  test("a party not scored on the tenant's previous day takes its tier and grace count from its own latest day", async () => {
+    const tenant = await spendTenant(2);
+    const id = await member(tenant, [[start - 2 * day, '1200.00']]);
+    await member(tenant, [[start + 39 * day, '50.00']]);
+    await score(tenant, D(0)); // PLATINUM
+    await score(tenant, D(40)); // qualifying BRONZE: the first day below
+    await tenant.query(`mutation ($id: ID!) { archiveParty(input: { id: $id }) { userErrors { message } } }`, { id });
+    await score(tenant, D(41)); // the other party only
+    // No mutation restores an archived party: as an operator would, in SQL.
+    await tenantExec(api.handle, tenant.tenantId, (sql) => sql`update parties set archived_at = null where id = ${partyUuid(id)}`);
+    await score(tenant, D(42)); // the second day below (day 40 was the first): still PLATINUM
+    await score(tenant, D(43)); // the third: one level down
+    const party = await read(tenant, id);
+    expect(rules(party)).toEqual([`${D(0)} FIRST -→PLATINUM`, `${D(43)} DOWNGRADE PLATINUM→GOLD`]);
+    expect(party.loyalty).toEqual({ asOf: D(43), tier: 'GOLD', qualifyingTier: 'BRONZE' });
+  });
+
   test('setMembershipTier holds a tier at once and until a day; after it the rules go on from the held tier', async () => {
     const tenant = await spendTenant(0);
     await tenant.query(
