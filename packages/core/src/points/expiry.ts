@@ -38,8 +38,10 @@ export async function expirePoints(asOf: string, window: ExpiryWindow, now: Date
     await tx.execute(sql`select 1 from parties where tenant_id = ${tenantId} and id = ${partyId} for update`);
     await settleDebt(partyId, now);
   }
-  const end = sql`(${asOf}::date + 1)::timestamptz at time zone 'UTC'`;
-  const since = window.previousAsOf ? sql`${window.previousAsOf}::date::timestamptz at time zone 'UTC'` : null;
+  // Instants of UTC midnights, whatever the session's time zone (a date cast to timestamptz would
+  // take the session's), compared with expires_at as the same type, which the expiry index serves.
+  const end = sql`((${asOf}::date + 1)::timestamp at time zone 'UTC')`;
+  const since = window.previousAsOf ? sql`(${window.previousAsOf}::date::timestamp at time zone 'UTC')` : null;
   const writtenSince = window.previousStartedAt?.toISOString() ?? null;
   const actor = actorColumns();
   const reason = `Expired on or before ${asOf}`;

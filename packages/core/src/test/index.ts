@@ -64,3 +64,8 @@ export function tenantExec<T extends Record<string, unknown> = Record<string, un
 ): Promise<T[]> {
   return asTenant(handle, tenantId, async () => (await useTransaction().execute<T>(build(sql))).rows);
 }
+
+/** Runs raw SQL in the current transaction: for test hooks called inside one (a run's afterWrite). */
+export async function execInTransaction(query: string): Promise<void> {
+  await useTransaction().execute(sql.raw(query));
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { tenantExec, tenantRows, usingPostgres } from '@guanxi/core/test';
+import { runTenantScoring } from '@guanxi/core/loyalty';
+import { execInTransaction, tenantExec, tenantRows, usingPostgres } from '@guanxi/core/test';
 import { allowInsecureWebhookTargets } from '../webhooks/webhook';
 import { createStatementCounter, createTestApi, postGraphQL, type TenantClient, type TestApi } from '../../test/helpers';
 
@@ -298,6 +299,20 @@ describe('the nightly expiry', () => {
       `select payload from webhook_deliveries where event = 'points.expired' order by created_at`,
     );
     expect(events.map((e) => e.payload.entry.points).sort()).toEqual([-15, -40]);
+  });
+
+  test("a lot expires on its UTC day whatever the session's time zone", async () => {
+    const tenant = await api.newTenant();
+    const party = await newParty(tenant);
+    const expiryDay = utcDay(new Date(Date.now() - 3 * day));
+    // Expires at 00:30 UTC on that day (placed 372 days before: 7 pending, 365 to expire).
+    await order(tenant, party, '10', new Date(Date.parse(`${expiryDay}T00:30:00.000Z`) - 372 * day).toISOString());
+    // The session 14 hours ahead of UTC, set inside the run's transaction before the expiry.
+    const inKiritimati = { afterWrite: () => execInTransaction(`set local timezone = 'Pacific/Kiritimati'`) };
+    const before = await runTenantScoring(api.handle.db, tenant.tenantId, utcDay(new Date(Date.parse(expiryDay) - day)), inKiritimati);
+    expect(before).toMatchObject({ status: 'SUCCEEDED', pointsExpired: 0 });
+    const on = await runTenantScoring(api.handle.db, tenant.tenantId, expiryDay, inKiritimati);
+    expect(on).toMatchObject({ status: 'SUCCEEDED', pointsExpired: 10 });
   });
 });
 
