@@ -91,7 +91,7 @@ const counts = (
 // (a) Nightly runs on fresh days, interleaved with the baseline's when there is one.
 // Fresh days: from 12 days ago, or on from the last day a reused tenant was scored for.
 const { rows: lastRun } = await withTenant(db, tenantId, (tx) =>
-  tx.execute<{ day: string | null }>(sql`select max(as_of)::text as day from scoring_runs where status = 'SUCCEEDED'`),
+  tx.execute<{ day: string | null }>(sql`select max(as_of)::text as day from loyalty_snapshots`),
 );
 const firstDay = lastRun[0]?.day ? Date.parse(`${lastRun[0].day}T00:00:00Z`) + 86_400_000 : Date.now() - 12 * 86_400_000;
 const dayOf = (offset: number) => new Date(firstDay + offset * 86_400_000).toISOString().slice(0, 10);

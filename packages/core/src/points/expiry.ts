@@ -48,7 +48,7 @@ export async function expirePoints(asOf: string, window: ExpiryWindow, now: Date
   const { rows } = await tx.execute<{ points: string | null }>(sql`
     with candidates as (
       -- Two index range scans (an OR of the two would scan the whole ledger): lots by expiry
-      -- (points_lots_expiry_idx), and lots written since the previous run (points_entries_tenant_at_idx).
+      -- (points_lots_expiry_idx), and lots written since the previous run (points_lots_written_idx).
       select l.id from ${pointsEntries} l
       where l.tenant_id = ${tenantId} and l.points > 0 and l.expires_at is not null and l.expires_at < ${end}
         ${since === null ? sql`` : sql`and l.expires_at >= ${since}`}

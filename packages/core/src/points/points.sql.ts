@@ -54,9 +54,12 @@ export const pointsEntries = pgTable(
     // in migration 0010: (tenant_id, party_id) INCLUDE (id, kind, points, available_at, expires_at).
     index('points_entries_party_at_idx').on(t.tenantId, t.partyId, t.at, t.id),
     index('points_entries_order_idx').on(t.tenantId, t.orderId).where(sql`${t.orderId} is not null`),
-    // The nightly expiry: lots by expiry, and lots written since the last run (backdated orders).
+    // The nightly expiry: lots by expiry, and lots written since the last run (a backdated order's
+    // may have expired already). Both hold lots only: a night's range of the second would
+    // otherwise walk every entry written since, each fetched from the heap to be thrown away (the
+    // night after a first run wrote off 1,000,000 parties' lots: 221 s instead of seconds).
     index('points_lots_expiry_idx').on(t.tenantId, t.expiresAt).where(sql`${t.points} > 0 and ${t.expiresAt} is not null`),
-    index('points_entries_tenant_at_idx').on(t.tenantId, t.at),
+    index('points_lots_written_idx').on(t.tenantId, t.at).where(sql`${t.points} > 0 and ${t.expiresAt} is not null`),
     // Open debts (refunds and merged debts are few): the nightly settles them before expiring.
     index('points_entries_debts_idx')
       .on(t.tenantId, t.partyId)

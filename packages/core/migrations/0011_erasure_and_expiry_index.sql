@@ -1,3 +1,7 @@
+-- The nightly expiry's "lots written since the previous run" reads an index of lots only
+-- (points.sql.ts): the index of every entry by time had it walk each day's other entries too.
+DROP INDEX "points_entries_tenant_at_idx";--> statement-breakpoint
+CREATE INDEX "points_lots_written_idx" ON "points_entries" USING btree ("tenant_id","at") WHERE "points_entries"."points" > 0 and "points_entries"."expires_at" is not null;--> statement-breakpoint
 -- Erasure (privacy): staff write free text about a party's history: why its stage moved, why its
 -- points were adjusted, why an order was refunded, why its tier was set. That text may quote the
 -- person ("goodwill for Zhang Wei"). Those rows are never rewritten (triggers, and no UPDATE
