@@ -95,7 +95,7 @@ const { rows: lastRun } = await withTenant(db, tenantId, (tx) =>
 );
 const firstDay = lastRun[0]?.day ? Date.parse(`${lastRun[0].day}T00:00:00Z`) + 86_400_000 : Date.now() - 12 * 86_400_000;
 const dayOf = (offset: number) => new Date(firstDay + offset * 86_400_000).toISOString().slice(0, 10);
-const catchUp = lastRun[0]?.day ? 'first run of this session' : 'first day (writes off every lot expired so far)';
+const catchUp = lastRun[0]?.day ? 'nightly, the first of this measurement' : 'first day (writes off every lot expired so far)';
 const baseline = (asOf: string): number => {
   const script = `
     import { createDatabase } from '@guanxi/core';
@@ -202,8 +202,8 @@ log(`redeemPoints, one hot party: ${hotRun.perSecond.toFixed(0)}/s (p95 ${hotRun
 const { rows: version } = await db.execute<{ v: string }>(sql`select current_setting('server_version') as v`);
 const cpus = (await import('node:os')).cpus();
 const lines = [
-  `One tenant of ${thousands(counts.parties)} parties, ${thousands(counts.orders)} orders and ${thousands(counts.lots)} points lots (one per order,`,
-  `as recordOrder writes them; generated in ${Number.isNaN(generationMs) ? 'an earlier run' : seconds(generationMs)}), Postgres ${version[0]!.v} on loopback (durability off), ${cpus.length} × ${cpus[0]?.model.trim()},`,
+  `One tenant of ${thousands(counts.parties)} parties, ${thousands(counts.orders)} orders and ${thousands(counts.lots)} points entries (generated with one`,
+  `EARN lot per order as recordOrder writes them, in ${Number.isNaN(generationMs) ? 'an earlier run' : seconds(generationMs)}; since then the nightly runs' EXPIRE entries), Postgres ${version[0]!.v} on loopback (durability off), ${cpus.length} × ${cpus[0]?.model.trim()},`,
   `Node ${process.versions.node}; ${new Date().toISOString().slice(0, 10)}.${partyCount < 1_000_000 ? ` **Scaled down** (BENCH_PARTIES=${partyCount}, BENCH_ORDERS=${orderCount}): the full size (1,000,000 / 10,000,000) takes ~20 min to generate.` : ''}`,
   '',
   '| nightly run | day | time | points expired |',

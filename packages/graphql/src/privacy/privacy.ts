@@ -55,7 +55,7 @@ builder.mutationField('erasePartyData', (t) =>
     type: ErasePartyDataPayload,
     authScopes: { admin: true },
     description:
-      "Irreversibly blanks the party's personal data (name, email, phone, company, externalId, tags, decisionStyle, birthday, notes, relationship labels, interaction notes, and their copies in the audit log and webhook payloads); orders, referrals, stage history and scores stay, anonymised. Needs the ADMIN role or the ADMIN scope. userErrors: NOT_FOUND, CONFLICT (already erased).",
+      "Irreversibly blanks the party's personal data (name, email, phone, company, externalId, tags, decisionStyle, birthday, notes, relationship labels, interaction notes, and their copies in the audit log, webhook payloads and staff reasons of stage moves, points entries, refunds and tier changes); orders, referrals, points, stage history and scores stay, anonymised. Needs the ADMIN role or the ADMIN scope. userErrors: NOT_FOUND, CONFLICT (already erased).",
     args: { input: t.arg({ type: PartyDataInput, required: true, description: 'The party whose personal data to erase.' }) },
     resolve: (_root, { input }) => runMutation(async () => ({ party: await erasePartyData(input.id.id) })),
   }),
