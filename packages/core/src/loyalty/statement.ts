@@ -358,72 +358,52 @@ export function scoringStatement(input: StatementInput): SQL {
              x.satisfying >= ${loyalAfter} as loyal
       from scored x
     ),
-    evaluated as (
-      -- domain (membership tiers): the party's tier before D is that of its latest evaluated day
+    previous as (
+      -- domain (membership tiers): each party's tier before D is that of its latest evaluated day
       -- before D; an override holds from its day through its until (inclusive). That day is the
-      -- tenant's previous scored day for nearly every party (\`last\`, hash-joined); a party not
-      -- scored on it is looked up by the (tenant, party, day) key (\`prev\`, which the one-time
-      -- filter on \`last\` skips for the others: a probe per party cost a tenth of the run).
-      select x.*,
+      -- tenant's previous scored day for nearly every party (\`last\`, hash-joined); a party
+      -- scored before but not on it is looked up by the (tenant, party, day) key (\`prev\`, which
+      -- the one-time filter skips for the others: a probe per party cost a tenth of the run). A
+      -- party whose copy has no tier was never scored. Narrow on purpose: the tiers and their
+      -- history both read it, so it is materialized, where the scored rows with every column
+      -- were not (at 1,000,000 parties those spilled 430 MB to disk).
+      select o.party_id,
              case when last.party_id is not null then last.tier else prev.tier end as prev_tier,
              case when last.party_id is not null then last.below_days else prev.below_days end as prev_below,
              coalesce(case when last.party_id is not null then last.overridden else prev.overridden end, false) as prev_overridden,
              o.override_tier,
              o.override_tier is not null and o.override_from <= ${day} and (o.override_until is null or ${day} <= o.override_until) as overridden
-      from snapshot x
-      left join loyalty_snapshots last on last.tenant_id = ${tenantId} and last.as_of = ${previousDay}::date and last.party_id = x.party_id
+      from party_loyalty o
+      left join loyalty_snapshots last on last.tenant_id = ${tenantId} and last.as_of = ${previousDay}::date and last.party_id = o.party_id
       left join lateral (
         select s.tier, s.below_days, s.overridden from loyalty_snapshots s
-        where last.party_id is null and s.tenant_id = ${tenantId} and s.party_id = x.party_id and s.as_of < ${day}
+        where last.party_id is null and o.tier is not null
+          and s.tenant_id = ${tenantId} and s.party_id = o.party_id and s.as_of < ${day}
         order by s.as_of desc limit 1
       ) prev on true
-      left join party_loyalty o on o.tenant_id = ${tenantId} and o.party_id = x.party_id
+      where o.tenant_id = ${tenantId}
     ),
     tiered as (
       -- Upgrade at once; below the current tier on D and on each of the downgradeGraceDays
       -- evaluated days before it, one level down (0 days: straight to the qualifying tier), and
       -- the count starts again. The count is kept on each snapshot (below_days).
-      select x.*,
+      select x.*, coalesce(p.overridden, false) as overridden,
              (case
-                when x.overridden then x.override_tier
-                when x.prev_tier is null then x.qualifying_tier
-                when ${atLeast(sql`x.qualifying_tier`, sql`x.prev_tier`)} then x.qualifying_tier
+                when p.overridden then p.override_tier
+                when p.prev_tier is null then x.qualifying_tier
+                when ${atLeast(sql`x.qualifying_tier`, sql`p.prev_tier`)} then x.qualifying_tier
                 when ${grace}::int = 0 then x.qualifying_tier
-                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then ${oneLevelBelow(sql`x.prev_tier`)}
-                else x.prev_tier
+                when coalesce(p.prev_below, 0) + 1 > ${grace}::int then ${oneLevelBelow(sql`p.prev_tier`)}
+                else p.prev_tier
               end)::tier as tier,
              (case
-                when x.overridden or x.prev_tier is null or ${atLeast(sql`x.qualifying_tier`, sql`x.prev_tier`)} or ${grace}::int = 0 then 0
-                when coalesce(x.prev_below, 0) + 1 > ${grace}::int then 0
-                else coalesce(x.prev_below, 0) + 1
+                when p.overridden or p.prev_tier is null or ${atLeast(sql`x.qualifying_tier`, sql`p.prev_tier`)} or ${grace}::int = 0 then 0
+                when coalesce(p.prev_below, 0) + 1 > ${grace}::int then 0
+                else coalesce(p.prev_below, 0) + 1
               end)::smallint as below_days
-      from evaluated x
+      from snapshot x
+      left join previous p on p.party_id = x.party_id
     ),
-    tier_changes as (
-      select x.party_id, x.prev_tier as from_tier, x.tier as to_tier,
-             (case
-                when x.overridden then null
-                -- An override that ran out (a cleared one wrote its own OVERRIDE_ENDED row).
-                when x.prev_overridden and x.override_tier is not null then 'OVERRIDE_ENDED'
-                when x.prev_tier is null then 'FIRST'
-                when not ${atLeast(sql`x.prev_tier`, sql`x.tier`)} then 'UPGRADE'
-                when not ${atLeast(sql`x.tier`, sql`x.prev_tier`)} then 'DOWNGRADE'
-              end)::tier_rule as rule
-      from tiered x
-    ),
-    history_cleared as (
-      delete from tier_history h where h.tenant_id = ${tenantId} and h.as_of = ${day} and h.automatic
-      returning 1
-    ),
-    history as (
-      insert into tier_history (tenant_id, id, party_id, as_of, at, from_tier, to_tier, rule, automatic, actor_kind, actor_id)
-      select ${tenantId}, gen_random_uuid(), c.party_id, ${day}, now(), c.from_tier, c.to_tier, c.rule, true, ${actor.actorKind}, ${actor.actorId}
-      from tier_changes c
-      -- The day's rows of the rules, before this run (history_cleared), are not among these: a
-      -- statement's parts all see the rows as they were when it started.
-      where c.rule is not null
-      returning party_id, from_tier, to_tier, rule
-    ),${tierEvents ? tierEventsCte(tenantId, day) : sql``}
     deleted as (
       delete from loyalty_snapshots s
       where s.tenant_id = ${tenantId} and s.as_of = ${day}
@@ -449,8 +429,33 @@ export function scoringStatement(input: StatementInput): SQL {
       -- In key order: the primary key and the foreign-key checks then walk their indexes
       -- in order instead of at random.
       order by x.party_id
-      returning party_id, score, segment, tier
+      returning party_id, score, segment, tier, overridden
     ),
+    history_cleared as (
+      delete from tier_history h where h.tenant_id = ${tenantId} and h.as_of = ${day} and h.automatic
+      returning 1
+    ),
+    history as (
+      insert into tier_history (tenant_id, id, party_id, as_of, at, from_tier, to_tier, rule, automatic, actor_kind, actor_id)
+      select ${tenantId}, gen_random_uuid(), c.party_id, ${day}, now(), c.from_tier, c.to_tier, c.rule, true, ${actor.actorKind}, ${actor.actorId}
+      from (
+        select i.party_id, p.prev_tier as from_tier, i.tier as to_tier,
+               (case
+                  when i.overridden then null
+                  -- An override that ran out (a cleared one wrote its own OVERRIDE_ENDED row).
+                  when p.prev_overridden and p.override_tier is not null then 'OVERRIDE_ENDED'
+                  when p.prev_tier is null then 'FIRST'
+                  when not ${atLeast(sql`p.prev_tier`, sql`i.tier`)} then 'UPGRADE'
+                  when not ${atLeast(sql`i.tier`, sql`p.prev_tier`)} then 'DOWNGRADE'
+                end)::tier_rule as rule
+        from inserted i
+        left join previous p on p.party_id = i.party_id
+      ) c
+      -- The day's rows of the rules, before this run (history_cleared), are not among these: a
+      -- statement's parts all see the rows as they were when it started.
+      where c.rule is not null
+      returning party_id, from_tier, to_tier, rule
+    ),${tierEvents ? tierEventsCte(tenantId, day) : sql``}
     dropped as (
       -- Parties scored for this day before but not now (archived since, say): their copy falls
       -- back to their latest other snapshot, earlier than this day (or to none). EXCEPT hashes
