@@ -13,25 +13,36 @@ LANGUAGE sql STABLE AS $$
   SELECT coalesce(current_setting('guanxi.redacting', true), '') = 'on' AND (old_row - 'reason') = (new_row - 'reason')
 $$;
 --> statement-breakpoint
-CREATE OR REPLACE FUNCTION guanxi_refuse_history_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One refusal for every append-only table (it replaces 0001's for stage history and 0010's for the
+-- ledger), with the one exception above.
+CREATE FUNCTION guanxi_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'UPDATE' AND guanxi_reason_redaction(to_jsonb(OLD), to_jsonb(NEW)) THEN
     RETURN NEW;
   END IF;
-  RAISE EXCEPTION 'stage history is append-only: % on stage_transitions refused', TG_OP
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'restrict_violation';
 END
 $$;
 --> statement-breakpoint
-CREATE OR REPLACE FUNCTION guanxi_refuse_ledger_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'UPDATE' AND guanxi_reason_redaction(to_jsonb(OLD), to_jsonb(NEW)) THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'the points ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
-    USING ERRCODE = 'restrict_violation';
-END
-$$;
+DROP TRIGGER stage_transitions_append_only ON "stage_transitions";
+--> statement-breakpoint
+DROP TRIGGER points_entries_append_only ON "points_entries";
+--> statement-breakpoint
+DROP TRIGGER points_draws_append_only ON "points_draws";
+--> statement-breakpoint
+CREATE TRIGGER stage_transitions_append_only BEFORE UPDATE OR DELETE ON "stage_transitions"
+  FOR EACH ROW EXECUTE FUNCTION guanxi_refuse_rewrite();
+--> statement-breakpoint
+CREATE TRIGGER points_entries_append_only BEFORE UPDATE OR DELETE ON "points_entries"
+  FOR EACH ROW EXECUTE FUNCTION guanxi_refuse_rewrite();
+--> statement-breakpoint
+CREATE TRIGGER points_draws_append_only BEFORE UPDATE OR DELETE ON "points_draws"
+  FOR EACH ROW EXECUTE FUNCTION guanxi_refuse_rewrite();
+--> statement-breakpoint
+DROP FUNCTION guanxi_refuse_history_rewrite();
+--> statement-breakpoint
+DROP FUNCTION guanxi_refuse_ledger_rewrite();
 --> statement-breakpoint
 -- Only the current tenant's rows about the party (row security still applies to the owner, FORCE),
 -- and only by redaction (guanxi_redact_json on the text as a JSON string). The flag the triggers
