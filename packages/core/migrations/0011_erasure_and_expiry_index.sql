@@ -53,26 +53,22 @@ DECLARE
   tenant uuid := guanxi_current_tenant();
   changed integer := 0;
   n integer;
+  history text;
 BEGIN
   IF tenant IS NULL THEN
     RAISE EXCEPTION 'guanxi_redact_reasons needs a tenant transaction';
   END IF;
   PERFORM set_config('guanxi.redacting', 'on', true);
-  UPDATE stage_transitions s SET reason = guanxi_redact_json(to_jsonb(s.reason), vals) #>> '{}'
-   WHERE s.tenant_id = tenant AND s.party_id = party AND s.reason IS NOT NULL
-     AND guanxi_redact_json(to_jsonb(s.reason), vals) #>> '{}' IS DISTINCT FROM s.reason;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  changed := changed + n;
-  UPDATE points_entries e SET reason = guanxi_redact_json(to_jsonb(e.reason), vals) #>> '{}'
-   WHERE e.tenant_id = tenant AND e.party_id = party AND e.reason IS NOT NULL
-     AND guanxi_redact_json(to_jsonb(e.reason), vals) #>> '{}' IS DISTINCT FROM e.reason;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  changed := changed + n;
-  UPDATE tier_history h SET reason = guanxi_redact_json(to_jsonb(h.reason), vals) #>> '{}'
-   WHERE h.tenant_id = tenant AND h.party_id = party AND h.reason IS NOT NULL
-     AND guanxi_redact_json(to_jsonb(h.reason), vals) #>> '{}' IS DISTINCT FROM h.reason;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  changed := changed + n;
+  FOREACH history IN ARRAY ARRAY['stage_transitions', 'points_entries', 'tier_history'] LOOP
+    EXECUTE format(
+      'UPDATE %I h SET reason = guanxi_redact_json(to_jsonb(h.reason), $1) #>> ''{}''
+        WHERE h.tenant_id = $2 AND h.party_id = $3 AND h.reason IS NOT NULL
+          AND guanxi_redact_json(to_jsonb(h.reason), $1) #>> ''{}'' IS DISTINCT FROM h.reason', history)
+      USING vals, tenant, party;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    changed := changed + n;
+  END LOOP;
+  -- A refund names its order, not the party.
   UPDATE order_refunds f SET reason = guanxi_redact_json(to_jsonb(f.reason), vals) #>> '{}'
    WHERE f.tenant_id = tenant AND f.reason IS NOT NULL
      AND f.order_id IN (SELECT o.id FROM orders o WHERE o.tenant_id = tenant AND o.party_id = party)
