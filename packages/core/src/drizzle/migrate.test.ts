@@ -310,7 +310,7 @@ describe('the database refuses what the domain forbids', () => {
         .returning({ id: stageTransitions.id }),
     );
     const where = and(eq(stageTransitions.tenantId, tenantId), eq(stageTransitions.id, row!.id));
-    // The owner with the function's flag set: a reason may change, a stage may not.
+    // The owner, even with the function's flag set, may neither change a stage nor delete a row.
     const asRedactingOwner = (work: (db: Database) => Promise<unknown>) =>
       handle.db.transaction(async (tx) => {
         await tx.execute(sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('guanxi.redacting', 'on', true)`);
