@@ -19,9 +19,6 @@ export const tiers = ['PLATINUM', 'GOLD', 'SILVER', 'BRONZE'] as const;
 export type Tier = (typeof tiers)[number];
 export const tier = pgEnum('tier', tiers);
 
-/** Lowest to highest (domain: BRONZE < SILVER < GOLD < PLATINUM). */
-export const tiersAscending = ['BRONZE', 'SILVER', 'GOLD', 'PLATINUM'] as const satisfies readonly Tier[];
-
 // domain (membership tiers): why a party's tier changed.
 export const tierRules = ['FIRST', 'UPGRADE', 'DOWNGRADE', 'OVERRIDE', 'OVERRIDE_ENDED'] as const;
 export type TierRule = (typeof tierRules)[number];
