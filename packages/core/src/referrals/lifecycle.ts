@@ -15,15 +15,16 @@ import { requireReferral, type ReferralRow } from './read';
 import { referrals } from './referrals.sql';
 import { referralSettings, type ReferralSettings } from './settings';
 
-/**
- * The reward of a referral under the tenant's policy, as exact text in the tenant's currency:
- * FIXED is the amount itself, PERCENT is that percentage of the converting order's amount. Both
- * are computed in SQL numeric and rounded to the currency's minor units (CNY: 2) — half away from
- * zero, as numeric `round` does. Null when a PERCENT reward has no converting order to apply to.
- */
 /** A reward: money in the tenant's currency, or member points (policy POINTS). */
 type Reward = { money: string } | { points: number };
 
+/**
+ * The reward of a referral under the tenant's policy: POINTS is that many member points; in money,
+ * as exact text in the tenant's currency, FIXED is the amount itself, PERCENT is that percentage
+ * of the converting order's amount. Both are computed in SQL numeric and rounded to the currency's
+ * minor units (CNY: 2) — half away from zero, as numeric `round` does. Null when a PERCENT reward
+ * has no converting order to apply to.
+ */
 async function rewardFor(referral: ReferralRow, tenant: TenantRow, settings: ReferralSettings): Promise<Reward | null> {
   const { kind, amount } = settings.reward;
   if (kind === 'POINTS' && typeof amount === 'string' && /^[1-9]\d{0,8}$/.test(amount)) return { points: Number(amount) };
