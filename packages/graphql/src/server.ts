@@ -1,7 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { checkDatabase, isDatabaseUnavailable, UserError, withActor, withAdmittedTenant, type Actor, type Database, type Transaction } from '@guanxi/core';
+import {
+  checkDatabase,
+  isDatabaseUnavailable,
+  UserError,
+  withActor,
+  withAdmittedTenant,
+  type Actor,
+  type Database,
+  type PresumedAdmission,
+  type Transaction,
+} from '@guanxi/core';
 import {
   admitApiKey,
+  AdmittedKeys,
   admitUser,
   createJwtVerifier,
   CredentialGuard,
@@ -15,7 +26,9 @@ import {
   type LookupTicket,
   type RateLimits,
   type RateLimitVerdict,
+  isPresumedKeyRefused,
   isWellFormedApiKey,
+  presumedApiKeyAdmission,
 } from '@guanxi/core/access';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
@@ -260,6 +273,7 @@ async function admitTenantCaller(
   admission: PendingAdmission,
   limits: RateLimits | null,
   guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
+  keys: AdmittedKeys,
 ): Promise<Actor> {
   if (admission.kind === 'USER') {
     const verdict = await admitUser(tx, admission.actor, limits);
@@ -277,7 +291,48 @@ async function admitTenantCaller(
   if (guard) guard.guard.afterLookup(guard.ticket, admitted !== null);
   if (!admitted) throw unknownApiKey();
   if (!admitted.rateLimit.allowed) throw rateLimited(admitted.rateLimit);
+  keys.remember(admission.secret, admitted.actor);
   return admitted.actor;
+}
+
+/**
+ * A read by an API key this process has admitted before: it runs as the key's actor at once, and
+ * its admission goes with its first statement (`withAdmittedTenant`'s `presumed`). The same
+ * refusals as `admitTenantCaller`: a rate limit over (checked once the counts are back), and a
+ * key the database no longer admits (see `presumedKeyRefused`).
+ */
+function presumedCaller(
+  admission: PendingAdmission & { kind: 'API_KEY' },
+  actor: Actor & { kind: 'API_KEY' },
+  limits: RateLimits | null,
+  guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
+): PresumedAdmission<Actor> {
+  const { statement, verdict } = presumedApiKeyAdmission(admission.secret, actor, limits);
+  return {
+    admitted: actor,
+    statement,
+    check: (rows) => {
+      if (guard) guard.guard.afterLookup(guard.ticket, true);
+      const rateLimit = verdict(rows);
+      if (!rateLimit.allowed) throw rateLimited(rateLimit);
+    },
+  };
+}
+
+/** What a presumed read's failure means: a refused key is forgotten and answered as unknown. */
+function presumedKeyRefused(
+  error: unknown,
+  admission: PendingAdmission & { kind: 'API_KEY' },
+  guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
+  keys: AdmittedKeys,
+): unknown {
+  if (!isPresumedKeyRefused(error)) {
+    if (guard && !(error instanceof GraphQLError)) guard.guard.lookupFailed(guard.ticket);
+    return error;
+  }
+  keys.forget(admission.secret);
+  if (guard) guard.guard.afterLookup(guard.ticket, false);
+  return unknownApiKey();
 }
 
 /**
@@ -321,6 +376,7 @@ async function guardedCredential(
 interface TenantScopeOptions {
   limits: RateLimits | null;
   guard: CredentialGuard | null;
+  admittedKeys: AdmittedKeys;
   noteCaller: (request: Request, caller: Caller) => void;
 }
 
@@ -349,16 +405,24 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
           // Before the transaction: a key the guard refuses costs no statement at all.
           const ticket = guardApiKey(admission, options.guard);
           const guarded = options.guard && ticket ? { guard: options.guard, ticket } : null;
-          return withAdmittedTenant(
-            db,
-            (tx) => admitTenantCaller(tx, admission, options.limits, guarded),
-            async (caller) => {
-              context.caller = caller;
-              options.noteCaller(context.request, caller);
-              return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
-            },
-            { read: getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query' },
-          );
+          const read = getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query';
+          // Only reads: they change nothing before their admission is confirmed.
+          const known = read && admission.kind === 'API_KEY' ? options.admittedKeys.presumed(admission.secret) : undefined;
+          const presumed = known && admission.kind === 'API_KEY' ? presumedCaller(admission, known, options.limits, guarded) : null;
+          try {
+            return await withAdmittedTenant<Actor, unknown>(
+              db,
+              (tx) => admitTenantCaller(tx, admission, options.limits, guarded, options.admittedKeys),
+              async (caller) => {
+                context.caller = caller;
+                options.noteCaller(context.request, caller);
+                return withActor(caller, async () => await executeFn(executeArgs), context.requestId);
+              },
+              { read, presumed },
+            );
+          } catch (error) {
+            throw presumed && admission.kind === 'API_KEY' ? presumedKeyRefused(error, admission, guarded, options.admittedKeys) : error;
+          }
         }) as never,
       );
       return addWarnings;
@@ -561,6 +625,7 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
     useTenantScope(db, {
       limits: config.rateLimits === undefined ? defaultRateLimits : config.rateLimits,
       guard,
+      admittedKeys: new AdmittedKeys(),
       noteCaller: requestLog.noteCaller,
     }),
   ];

@@ -18,7 +18,11 @@ import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict
  * admission's few values; everything else binds parameters.
  */
 function inlined(strings: TemplateStringsArray, ...values: (string | null)[]): SQL {
-  return sql.raw(strings.reduce((text, part, i) => text + (i === 0 ? '' : values[i - 1] === null ? 'null' : inlineLiteral(values[i - 1]!)) + part, ''));
+  return sql.raw(inlinedText(strings, ...values));
+}
+
+function inlinedText(strings: TemplateStringsArray, ...values: (string | null)[]): string {
+  return strings.reduce((text, part, i) => text + (i === 0 ? '' : values[i - 1] === null ? 'null' : inlineLiteral(values[i - 1]!)) + part, '');
 }
 
 // `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
@@ -59,6 +63,35 @@ export async function admitApiKey(
 }
 
 /**
+ * The admission of a key this process has admitted before (its actor known), as one statement to
+ * send with the request's first read instead of before it (`withAdmittedTenant`'s `presumed`):
+ * the statement counts the request, sets the tenant, and raises when the key is no longer that
+ * actor's (revoked, expired), which stops the read (migration 0012). `verdict` reads its row.
+ */
+export function presumedApiKeyAdmission(
+  secret: string,
+  actor: Admission['actor'],
+  limits: RateLimits | null,
+  now: Date = new Date(),
+): { statement: string; verdict: (rows: Record<string, unknown>[]) => RateLimitVerdict } {
+  const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
+  const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
+  const statement = inlinedText`select * from guanxi_admit_api_key_as(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz, ${actor.tenantId}::uuid, ${actor.keyId}::uuid)`;
+  return {
+    statement,
+    verdict: (rows) => rateLimitVerdict((rows[0] ?? {}) as RequestCounts, limits, now),
+  };
+}
+
+/** Whether `error` is the refusal of a presumed key (migration 0012): the key is no longer good. */
+export function isPresumedKeyRefused(error: unknown): boolean {
+  for (let cause = error; cause; cause = (cause as { cause?: unknown }).cause) {
+    if ((cause as { code?: unknown }).code === '28000' && /presumed API key/.test(String((cause as Error).message))) return true;
+  }
+  return false;
+}
+
+/**
  * Admits a signed-in user's request (the JWT itself needs no lookup) inside `tx`, which must not
  * have run anything yet: null when the token's tenant does not exist, else the rate-limit verdict
  * (always allowed with `limits` null). On success the transaction is the user's tenant's.
@@ -85,4 +118,31 @@ export async function authenticateApiKey(
 ): Promise<Admission | null> {
   if (!isWellFormedApiKey(secret)) return null;
   return db.transaction((tx) => admitApiKey(tx, secret, limits));
+}
+
+/**
+ * The API keys this process has admitted, by the hash of their secret, with their actor (a key's
+ * tenant and scopes never change), so that a later request of the same key can run as that actor
+ * at once and have its admission confirm it in the same round trip as its first read
+ * (`presumedApiKeyAdmission`). Nothing is served from here alone: every request is still admitted
+ * by the database, and a key it refuses is forgotten. Bounded: the oldest entry makes room.
+ */
+export class AdmittedKeys {
+  private readonly keys = new Map<string, Admission['actor']>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  presumed(secret: string): Admission['actor'] | undefined {
+    return this.keys.get(hashApiKeySecret(secret));
+  }
+
+  remember(secret: string, actor: Admission['actor']): void {
+    const hash = hashApiKeySecret(secret);
+    if (!this.keys.has(hash) && this.keys.size >= this.capacity) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(hash, actor);
+  }
+
+  forget(secret: string): void {
+    this.keys.delete(hashApiKeySecret(secret));
+  }
 }

@@ -4,7 +4,8 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { lockDataDir } from './data-dir-lock';
 import { coalesceBegin } from './coalesced-begin';
-import { prepareStatements } from './prepared';
+import type { Pipelining } from './pipeline';
+import { preparedName, prepareStatements } from './prepared';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -156,7 +157,7 @@ export async function createDatabase(
     }
     const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
     survivePoolErrors(pool, onConnectionError);
-    onConnect(pool, options.preparedStatements !== false);
+    onConnect(pool, options.preparedStatements !== false, null);
     const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
     return { db, driver: 'neon', location, close: () => pool.end() };
   }
@@ -165,7 +166,9 @@ export async function createDatabase(
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeout });
   survivePoolErrors(pool, onConnectionError);
-  onConnect(pool, options.preparedStatements !== false);
+  // Both are in node-postgres' module object; `utils` is missing from its type declarations.
+  const pipelining = { Result: pg.Result, prepareValue: (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue } as unknown as Pipelining;
+  onConnect(pool, options.preparedStatements !== false, pipelining);
   const db = drizzle({ client: pool, schema, casing: 'snake_case', logger }) as unknown as Database;
   return { db, driver: 'node-postgres', location, close: () => pool.end() };
 }
@@ -196,13 +199,19 @@ function survivePoolErrors<C extends { on(event: 'error', listener: (error: Erro
 /**
  * Every new connection of the pool names its statements unless told not to (prepared.ts: parsed
  * and planned once per connection), and sends a transaction's `begin` with its first statement
- * (coalesced-begin.ts). The latter wraps the former, so a coalesced text is never named.
+ * (coalesced-begin.ts). The latter wraps the former, so a coalesced text is never named. With
+ * `pipelining` (node-postgres; the Neon driver's internals are not relied on) a held admission
+ * and the statement after it share a round trip even when that statement has parameters.
  */
-function onConnect<C extends { query: (...args: never[]) => unknown }>(pool: PooledConnections<C>, preparedStatements: boolean): void {
+function onConnect<C extends { query: (...args: never[]) => unknown }>(
+  pool: PooledConnections<C>,
+  preparedStatements: boolean,
+  pipelining: Pipelining | null,
+): void {
   pool.on('connect', (client) => {
     if (preparedStatements) prepareStatements(client);
     // A connection released while others wait goes straight to one of them (pg-pool).
-    coalesceBegin(client, () => pool.waitingCount > 0);
+    coalesceBegin(client, () => pool.waitingCount > 0, pipelining && { ...pipelining, nameOf: preparedStatements ? preparedName : undefined });
   });
 }
 

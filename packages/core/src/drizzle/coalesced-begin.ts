@@ -13,8 +13,13 @@
  *   front of that transaction's first statement (`commit; begin; <admission>`): under load a
  *   request costs two round trips, its admission and its read.
  *
+ * - an admission held for the first statement (`admitWithNextStatement`: a request whose key the
+ *   server knows) goes with that statement; on node-postgres in one round trip even when the
+ *   statement has parameters (pipeline.ts): `commit; begin; <admission>; <read>`, one Sync.
+ *
  * Postgres runs what was held before the statement, so what each transaction sees is unchanged.
  */
+import { Pipeline, type Pipelining } from './pipeline';
 
 interface QueryConfig {
   text?: unknown;
@@ -32,12 +37,22 @@ const bare = (config: unknown, values: unknown, word: string) =>
   ((config as QueryConfig).text as string).trim().toLowerCase() === word &&
   (values === undefined || (Array.isArray(values) && values.length === 0));
 
+/** A statement held for the transaction's first one, and who waits for its rows. */
+interface HeldAdmission {
+  text: string;
+  resolve: (rows: Record<string, unknown>[]) => void;
+  reject: (error: unknown) => void;
+}
+
 /** What a connection holds back, to send in front of its next statement. */
 interface Held {
   begin: boolean;
   commit: boolean;
   /** The transaction's `commit` may be held (`commitWithNextStatement`), once. */
   commitMayWait: boolean;
+  admission: HeldAdmission | null;
+  /** Sends a held admission on its own (with what else is held). */
+  sendAdmission: () => void;
 }
 
 const heldOf = new WeakMap<object, Held>();
@@ -56,6 +71,28 @@ export function commitWithNextStatement(client: object): void {
 }
 
 /**
+ * Holds `statement` (no parameters: an admission, its values inlined) to run before anything else
+ * the transaction on `client` sends, together with it: the answer to a request's first read does
+ * not wait for a round trip of its admission first. Should the admission fail, the statements
+ * after it are not run and fail with its error. Its rows, or null on a connection that is not
+ * coalesced (PGlite): then run the statement yourself. `sendHeldAdmission` sends it when no
+ * statement came.
+ */
+export function admitWithNextStatement(client: object, statement: string): Promise<Record<string, unknown>[]> | null {
+  const held = heldOf.get(client);
+  if (!held) return null;
+  if (held.admission) throw new Error('An admission is already held on this connection');
+  return new Promise((resolve, reject) => {
+    held.admission = { text: statement, resolve, reject };
+  });
+}
+
+/** Sends the admission held on `client` now, if no statement took it along (`admitWithNextStatement`). */
+export function sendHeldAdmission(client: object): void {
+  heldOf.get(client)?.sendAdmission();
+}
+
+/**
  * Makes `client.query` hold back a bare `begin` (drizzle's form: `{ text: 'begin' }`, no values)
  * until the next statement, and a `commit` allowed to wait (`commitWithNextStatement`) while
  * `othersWaiting()` says the connection goes straight to another transaction. Only the promise
@@ -63,10 +100,14 @@ export function commitWithNextStatement(client: object): void {
  * something held is sent right after it, unchanged. A held commit nobody follows within the
  * event loop's turn is sent on its own.
  */
-export function coalesceBegin(client: { query: (...args: never[]) => unknown }, othersWaiting: () => boolean = () => false): void {
+export function coalesceBegin(
+  client: { query: (...args: never[]) => unknown },
+  othersWaiting: () => boolean = () => false,
+  pipelining: (Pipelining & { nameOf?: (text: string) => string | undefined }) | null = null,
+): void {
   const query = client.query as unknown as (...args: unknown[]) => unknown;
   const send = (self: unknown, config: unknown, values?: unknown) => query.call(self, config, values) as Promise<unknown>;
-  const held: Held = { begin: false, commit: false, commitMayWait: false };
+  const held: Held = { begin: false, commit: false, commitMayWait: false, admission: null, sendAdmission: () => undefined };
   heldOf.set(client, held);
   /** The held statements, in order, as one text; nothing is held afterwards. */
   const takeHeld = () => {
@@ -80,10 +121,76 @@ export function coalesceBegin(client: { query: (...args: never[]) => unknown }, 
     // Nobody waits for it (see commitWithNextStatement); a broken connection shows on its next use.
     send(client, { text: 'commit' }).catch(() => undefined);
   };
+  /** What was held and `admission`, as one simple-protocol message; settles the admission. */
+  const sendWithHeld = (self: unknown, admission: HeldAdmission): Promise<unknown> => {
+    const text = [takeHeld(), admission.text].filter(Boolean).join('; ');
+    const sent = send(self, { text }).then((results) => {
+      const last = (Array.isArray(results) ? results[results.length - 1] : results) as { rows: Record<string, unknown>[] };
+      admission.resolve(last.rows);
+    });
+    sent.catch(admission.reject);
+    return sent;
+  };
+  held.sendAdmission = () => {
+    const admission = held.admission;
+    if (!admission) return;
+    held.admission = null;
+    sendWithHeld(client, admission).catch(() => undefined);
+  };
+  /** The held statements, the admission and `statement` in one round trip (pipeline.ts). */
+  const pipelined = (
+    self: unknown,
+    admission: HeldAdmission,
+    statement: { text: string; values?: unknown[]; name?: unknown; rowMode?: string; types?: unknown },
+  ): Promise<unknown> => {
+    const before = [held.commit && 'commit', held.begin && 'begin'].filter((s): s is string => typeof s === 'string');
+    held.commit = held.begin = false;
+    const name = typeof statement.name === 'string' ? statement.name : pipelining!.nameOf?.(statement.text);
+    const statements = [
+      ...before.map((text) => ({ text })),
+      { text: admission.text },
+      { text: statement.text, values: statement.values, name, rowMode: statement.rowMode, types: statement.types },
+    ];
+    const admissionAt = before.length;
+    return new Promise((resolve, reject) => {
+      const types = (self as { _types?: unknown })._types;
+      const pipeline = new Pipeline(statements, pipelining!, types, (outcome) => {
+        if (outcome.error === null || outcome.failedAt > admissionAt) admission.resolve(outcome.results[admissionAt]!.rows as Record<string, unknown>[]);
+        else admission.reject(outcome.error);
+        if (outcome.error === null) resolve(outcome.results[statements.length - 1]);
+        else reject(outcome.error);
+      });
+      query.call(self, pipeline);
+    });
+  };
   client.query = function (this: unknown, config: unknown, values?: unknown, ...rest: unknown[]) {
     const promiseForm = rest.length === 0 && typeof values !== 'function' && !submittable(config);
     const commitMayWait = held.commitMayWait;
     held.commitMayWait = false;
+    if (held.admission) {
+      const admission = held.admission;
+      held.admission = null;
+      if (promiseForm && bare(config, values, 'rollback')) {
+        // Nothing of the transaction ran: neither its admission nor its end is sent.
+        admission.reject(new Error('The transaction rolled back before its admission was sent'));
+        if (held.begin) {
+          held.begin = false;
+          return Promise.resolve(emptyResult('ROLLBACK'));
+        }
+        return query.call(this, config, values, ...rest);
+      }
+      const plain = config as QueryConfig & { rowMode?: string; types?: unknown };
+      if (pipelining && promiseForm && typeof plain.text === 'string') {
+        return pipelined(this, admission, { ...plain, text: plain.text, values: (values ?? plain.values) as unknown[] | undefined });
+      }
+      // Without pipelining: what was held and the admission in one simple message, then the statement.
+      const admitted = sendWithHeld(this, admission);
+      if (!promiseForm) {
+        admitted.catch(() => undefined);
+        return query.call(this, config, values, ...rest);
+      }
+      return admitted.then(() => query.call(this, config, values, ...rest));
+    }
     if (promiseForm && !held.begin && bare(config, values, 'begin')) {
       held.begin = true;
       return Promise.resolve(emptyResult('BEGIN'));

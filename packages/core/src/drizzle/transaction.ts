@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql } from 'drizzle-orm';
 import { connectionOf, type Database, type Transaction } from './client';
-import { commitWithNextStatement } from './coalesced-begin';
+import { admitWithNextStatement, commitWithNextStatement, sendHeldAdmission } from './coalesced-begin';
 
 interface Scope {
   tx: Transaction;
@@ -67,23 +67,64 @@ export async function withTenant<T>(
  * is waiting for the connection: the commit goes with that request's first statement
  * (coalesced-begin.ts). A read's only writes are the admission's request counts; should that
  * commit fail (a connection lost at that very moment), the counts are what is lost.
+ *
+ * With `presumed` (a caller the server has admitted before, and a read), `fn` starts at once as
+ * that caller and the admission travels with the first statement `fn` sends (coalesced-begin.ts),
+ * one round trip instead of two; an admission that fails stops that statement. Its rows are then
+ * `check`ed, which throws to refuse the request: the answer `fn` computed is thrown away and the
+ * transaction rolls back. Where statements cannot travel together (PGlite), `admit` runs as usual.
  */
 export async function withAdmittedTenant<A extends { tenantId: string }, T>(
   db: Database,
   admit: (tx: Transaction) => Promise<A>,
   fn: (admitted: A) => Promise<T>,
-  options: { read?: boolean } = {},
+  options: { read?: boolean; presumed?: PresumedAdmission<A> | null } = {},
 ): Promise<T> {
   const afterCommit: Scope['afterCommit'] = [];
   const result = await db.transaction(async (tx) => {
-    const admitted = await admit(tx);
-    const value = await storage.run({ tx, tenantId: admitted.tenantId, afterCommit }, () => fn(admitted));
+    const presumed = options.presumed ? presume(tx, options.presumed) : null;
+    const admitted = presumed ? options.presumed!.admitted : await admit(tx);
+    let value: T;
+    try {
+      value = await storage.run({ tx, tenantId: admitted.tenantId, afterCommit }, () => fn(admitted));
+    } catch (error) {
+      // A failed admission is the answer, whatever it made `fn` fail with.
+      if (presumed) options.presumed!.check(await presumed());
+      throw error;
+    }
+    if (presumed) options.presumed!.check(await presumed());
     // Effects after the commit must see it: such a transaction waits for its commit.
     if (options.read && afterCommit.length === 0) commitWithNextStatement(connectionOf(tx));
     return value;
   });
   for (const effect of afterCommit) await effect(db);
   return result;
+}
+
+/** A caller presumed admitted, and the admission that confirms it (`withAdmittedTenant`). */
+export interface PresumedAdmission<A> {
+  admitted: A;
+  /** The admission, without parameters; it must raise when `admitted` is not (so nothing after it runs). */
+  statement: string;
+  /** Reads the admission's rows; throws to refuse the request. */
+  check: (rows: Record<string, unknown>[]) => void;
+}
+
+/**
+ * Holds the admission for the transaction's first statement; gives a function for its rows (which
+ * sends it on its own if nothing took it along), or null where statements cannot travel together.
+ */
+function presume(tx: Transaction, presumed: PresumedAdmission<unknown>): (() => Promise<Record<string, unknown>[]>) | null {
+  const client = connectionOf(tx);
+  const held = admitWithNextStatement(client, presumed.statement);
+  if (!held) return null;
+  // Counted like every statement drizzle sends (tests count statements through its logger).
+  (tx as unknown as { session?: { logger?: { logQuery(query: string, params: unknown[]): void } } }).session?.logger?.logQuery(presumed.statement, []);
+  held.catch(() => undefined);
+  return () => {
+    sendHeldAdmission(client);
+    return held;
+  };
 }
 
 function useScope(): Scope {
