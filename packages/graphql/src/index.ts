@@ -1,2 +1,3 @@
 export { createServer, type ServerConfig, type GuanxiServer, type GraphiQLPreset } from './server';
 export { schema } from './schema';
+export { batchedSink } from './request-log';

@@ -1,7 +1,7 @@
 import { createTestDatabase, tenantRows } from '@guanxi/core/test';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createTestApi, postGraphQL, type TestApi } from '../test/helpers';
-import { jsonLogger, type RequestLine } from './request-log';
+import { batchedSink, jsonLogger, type RequestLine } from './request-log';
 import { createServer } from './server';
 
 let api: TestApi;
@@ -106,5 +106,17 @@ describe('the request log', () => {
       { level: 'error', msg: 'boom', details: [{ path: 'x' }] },
       { level: 'info', msg: 'started' },
     ]);
+  });
+
+  test('a long-running server writes the lines of one turn of the event loop together, in order', async () => {
+    const writes: string[] = [];
+    const sink = batchedSink((text) => void writes.push(text));
+    sink('{"n":1}');
+    sink('{"n":2}');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    sink('{"n":3}');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n']);
   });
 });

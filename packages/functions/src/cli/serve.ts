@@ -1,7 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createDatabase, migrate } from '@guanxi/core';
-import { createServer } from '@guanxi/graphql';
+import { batchedSink, createServer } from '@guanxi/graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Settings } from '../config';
 import { ensureDevCredentials } from '../local/dev-credentials';
@@ -31,6 +31,8 @@ export async function serve(settings: Settings, log: (line: string) => void = co
         : false,
       exposeErrors: settings.env === 'development',
       logging: true,
+      // A long-running process: a turn's lines in one write (Lambda's handler writes each at once).
+      logSink: batchedSink(),
       jwt,
       corsOrigins: settings.corsOrigins,
       // null switches the limiter off; undefined keeps the defaults.
