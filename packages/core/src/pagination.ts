@@ -90,15 +90,49 @@ export const correlatedParty: CorrelatedParty = { tenantId: sql.raw('"parties"."
  * where `where`, in `order`, at most `limit` rows — what a `…Pages` function reads for that party
  * when asked for its first page, as a scalar subquery a party's own statement can carry along
  * (`PartyPageExtras`). The columns are the page function's own, so its row mapping decodes them.
+ * With `properties` (camelCase, of the row), each row holds only those columns: Postgres does not
+ * compute the columns nobody reads (most of the cost of a page is formatting them), and
+ * `rowsFromJson` leaves the other properties undefined.
  */
-export function firstPageJson(parts: { columns: SQL; from: SQL; where: SQL; order: SQL; limit: number }): SQL<unknown[]> {
-  return sql<unknown[]>`(select coalesce(json_agg(page order by page.n), '[]'::json) from (
+export function firstPageJson(parts: {
+  columns: SQL;
+  from: SQL;
+  where: SQL;
+  order: SQL;
+  limit: number;
+  properties?: readonly string[];
+}): SQL<unknown[]> {
+  const row = parts.properties
+    ? sql.raw(`json_build_object(${[...new Set(parts.properties)].map((p) => `'${columnKey(p)}', page.${columnKey(p)}`).join(', ')})`)
+    : sql.raw('page');
+  return sql<unknown[]>`(select coalesce(json_agg(${row} order by page.n), '[]'::json) from (
     select ${parts.columns}, row_number() over (order by ${parts.order}) as n
     from ${parts.from} where ${parts.where}
     order by ${parts.order} limit ${parts.limit}) page)`;
 }
 
-/** The rows of a `firstPageJson` value, each decoded by the page function's own row mapping. */
-export function rowsFromJson<Row>(json: unknown, toRow: (row: Record<string, unknown>) => Row): Row[] {
-  return Array.isArray(json) ? json.map((row) => toRow(row as Record<string, unknown>)) : [];
+const columnKeys = new Map<string, string>();
+
+/** The column (its alias in a page's `columns`) of a row property: `placedAt` → `placed_at`. */
+function columnKey(property: string): string {
+  let key = columnKeys.get(property);
+  if (key === undefined) {
+    if (!/^[a-z][A-Za-z]*$/.test(property)) throw new Error(`Not a row property: ${property}`);
+    columnKeys.set(property, (key = property.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
+  }
+  return key;
+}
+
+/**
+ * The rows of a `firstPageJson` value, each decoded by the page function's own row mapping; a
+ * property whose column the page did not read (`properties`) is undefined.
+ */
+export function rowsFromJson<Row extends object>(json: unknown, toRow: (row: Record<string, unknown>) => Row): Row[] {
+  if (!Array.isArray(json)) return [];
+  return json.map((value) => {
+    const columns = value as Record<string, unknown>;
+    const row = toRow(columns) as Record<string, unknown>;
+    for (const property of Object.keys(row)) if (!(columnKey(property) in columns)) row[property] = undefined;
+    return row as Row;
+  });
 }

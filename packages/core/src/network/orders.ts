@@ -214,15 +214,18 @@ export async function orderPages(partyIds: readonly string[], page: PageRequest)
 
 /**
  * A party's first page of orders (`orderPages` without a cursor) as JSON, correlated with a
- * parties row, for a party's own statement to carry along; decode it with `ordersFromJson`.
+ * parties row, for a party's own statement to carry along; decode it with `ordersFromJson`. With
+ * `properties`, only those (and the cursor's) are read (`firstPageJson`).
  */
-export function orderPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+export function orderPageJson(party: CorrelatedParty, limit: number, properties?: readonly string[]): SQL<unknown[]> {
   return firstPageJson({
     columns: orderColumns,
     from: sql`${orders} o`,
     where: sql`o.tenant_id = ${party.tenantId} and o.party_id = ${party.id}`,
     order: sql`o.placed_at desc, o.id desc`,
     limit,
+    // Only what is asked, with the cursor's keys (every edge's cursor is computed).
+    properties: properties && ['id', 'placedAt', ...properties],
   });
 }
 

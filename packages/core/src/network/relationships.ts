@@ -206,7 +206,7 @@ export async function relationshipPages(
  * correlated with a parties row, for a party's own statement to carry along; decode it with
  * `relationshipsFromJson`.
  */
-export function relationshipPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+export function relationshipPageJson(party: CorrelatedParty, limit: number, properties?: readonly string[]): SQL<unknown[]> {
   return firstPageJson({
     columns: edgeColumns,
     from: sql`${relationships} r cross join lateral (values (r.from_party_id), (r.to_party_id)) as e(owner)`,
@@ -214,6 +214,8 @@ export function relationshipPageJson(party: CorrelatedParty, limit: number): SQL
     where: sql`r.tenant_id = ${party.tenantId} and (r.from_party_id = ${party.id} or r.to_party_id = ${party.id}) and e.owner = ${party.id}`,
     order: sql`r.created_at desc, r.id desc`,
     limit,
+    // Only what is asked, with the cursor's keys (every edge's cursor is computed).
+    properties: properties && ['id', 'createdAt', ...properties],
   });
 }
 

@@ -110,13 +110,15 @@ export async function referralPages(partyIds: readonly string[], page: PageReque
  * correlated with a parties row, for a party's own statement to carry along; decode it with
  * `referralsFromJson`.
  */
-export function referralPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+export function referralPageJson(party: CorrelatedParty, limit: number, properties?: readonly string[]): SQL<unknown[]> {
   return firstPageJson({
     columns: referralColumns,
     from: sql`${referrals} f`,
     where: sql`f.tenant_id = ${party.tenantId} and f.referrer_id = ${party.id}`,
     order: sql`f.created_at desc, f.id desc`,
     limit,
+    // Only what is asked, with the cursor's keys (every edge's cursor is computed).
+    properties: properties && ['id', 'createdAt', ...properties],
   });
 }
 

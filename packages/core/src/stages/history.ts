@@ -65,13 +65,15 @@ export async function stageHistoryPages(partyIds: readonly string[], page: PageR
  * A party's first page of history (`stageHistoryPages` without a cursor) as JSON, correlated with
  * a parties row, for a party's own statement to carry along; decode it with `transitionsFromJson`.
  */
-export function stageHistoryPageJson(party: CorrelatedParty, limit: number): SQL<unknown[]> {
+export function stageHistoryPageJson(party: CorrelatedParty, limit: number, properties?: readonly string[]): SQL<unknown[]> {
   return firstPageJson({
     columns: transitionColumns,
     from: sql`stage_transitions t`,
     where: sql`t.tenant_id = ${party.tenantId} and t.party_id = ${party.id}`,
     order: sql`t.at desc, t.id desc`,
     limit,
+    // Only what is asked, with the cursor's keys (every edge's cursor is computed).
+    properties: properties && ['id', 'at', ...properties],
   });
 }
 

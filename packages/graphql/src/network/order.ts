@@ -58,7 +58,19 @@ const PartyOrderConnection = builder.connectionObject(
 );
 
 // A party's own statement can read its first page of orders along (prefetch.ts).
-prefetchablePageOnParty('orders', { sql: (limit) => orderPageJson(correlatedParty, limit), decode: ordersFromJson });
+prefetchablePageOnParty('orders', {
+  sql: (limit, properties) => orderPageJson(correlatedParty, limit, properties),
+  decode: ordersFromJson,
+  needs: {
+    id: ['id'],
+    party: ['partyId'],
+    amount: ['amount', 'currency'],
+    placedAt: ['placedAt'],
+    satisfaction: ['satisfaction'],
+    externalId: ['externalId'],
+    createdAt: ['createdAt'],
+  },
+});
 
 builder.objectField(Party, 'orders', (t) =>
   t.loadable({

@@ -201,6 +201,29 @@ test('a party page (d) reads its first pages along: begin, admission, the party,
   expect(party).toEqual(viaNode.data.node);
 });
 
+test('a first page read along holds only the columns its nodes ask for, and its cursor’s; one wider selection and whole rows', async () => {
+  const narrow = await run(`query ($id: ID!) { party(id: $id) { ${detailFields} } }`, { id: people[0]!.id });
+  const statement = narrow.statements.find((s) => /from "parties" where/.test(s))!;
+  // Orders asked for id, amount, placedAt and satisfaction: those columns, no others.
+  expect(statement).toContain("json_build_object('id', page.id, 'placed_at', page.placed_at, 'amount', page.amount, 'currency', page.currency, 'satisfaction', page.satisfaction)");
+  // Stage moves: id, from, to, at, reason; referrals: the referee's id, status, reward; edges: the ends.
+  expect(statement).toContain("json_build_object('id', page.id, 'at', page.at, 'from_stage', page.from_stage, 'reason', page.reason, 'to_stage', page.to_stage)");
+  expect(statement).toContain("'referee_id', page.referee_id");
+  expect(statement).toContain("'from_party_id', page.from_party_id");
+  expect(statement).not.toMatch(/json_agg\(page order by/);
+
+  // `refunded` is not one the page knows the columns of: the orders are read whole, the rest stays narrow.
+  const wider = await run(
+    `query ($id: ID!) { party(id: $id) { ${detailFields} } again: party(id: $id) { orders(first: 3) { edges { node { refunded { amount } } } } } }`,
+    { id: people[0]!.id },
+  );
+  const widerStatement = wider.statements.find((s) => /from "parties" where/.test(s))!;
+  expect(widerStatement).toMatch(/json_agg\(page order by page\.n\)[^]*from "orders"/);
+  expect(widerStatement).toContain("'from_stage', page.from_stage");
+  expect(wider.data.party).toEqual(narrow.data.party);
+  expect(wider.data.again.orders.edges.map((e: any) => e.node.refunded.amount)).toEqual(['0', '0', '0']);
+});
+
 test('pages past the first, other sizes and filtered lists are read by their loaders, unchanged', async () => {
   const first = await tenant.query(`query ($id: ID!) { party(id: $id) { orders(first: 3) { pageInfo { endCursor } edges { node { id } } } } }`, { id: people[0]!.id });
   const next = await run(

@@ -47,9 +47,19 @@ export interface PartyPrefetch {
 }
 
 export interface PartyPagePrefetch {
-  /** The first `limit` rows of the party's list, as a JSON array correlated with its parties row. */
-  sql: (limit: number) => Extra;
+  /**
+   * The first `limit` rows of the party's list, as a JSON array correlated with its parties row:
+   * with `properties`, only those of each row (and what its cursor needs); without, all of them.
+   */
+  sql: (limit: number, properties?: readonly string[]) => Extra;
   decode: (value: unknown) => unknown[];
+  /**
+   * What each field of the list's node type reads of its row (`amount: ['amount', 'currency']`),
+   * as `PartyPrefetch.needs`: when every selection of the list in the operation asks its nodes
+   * only for fields listed here (besides cursors, `pageInfo` and `totalCount`), only their
+   * properties are read along.
+   */
+  needs?: Readonly<Record<string, readonly string[]>>;
   /** Arguments besides the page's that change the rows (a filter): present, nothing is read along. */
   filters?: readonly string[];
 }
@@ -135,10 +145,20 @@ function fragmentOf(key: string, build: () => Extra): Extra {
 /** Per operation and field: the properties its selections use (`PartyPrefetch.needs`), null for all. */
 const usedByOperation = new WeakMap<OperationDefinitionNode, Map<string, readonly string[] | null>>();
 
-function propertiesUsed(info: GraphQLResolveInfo, field: string, needs: Readonly<Record<string, readonly string[]>>): readonly string[] | null {
+/**
+ * The properties `field`'s selections use, by `needs` of the sub-fields `asked` lists for each
+ * (null in that list: something no `needs` covers), or null when one selection asks for more.
+ */
+function propertiesUsed(
+  info: GraphQLResolveInfo,
+  field: string,
+  needs: Readonly<Record<string, readonly string[]>>,
+  asked: (selection: FieldNode) => string[] | null = (selection) => [...subfieldsOf([selection.selectionSet], info).keys()],
+  key = field,
+): readonly string[] | null {
   let byField = usedByOperation.get(info.operation);
   if (!byField) usedByOperation.set(info.operation, (byField = new Map()));
-  const known = byField.get(field);
+  const known = byField.get(key);
   if (known !== undefined) return known;
   const used = new Set<string>();
   let all = false;
@@ -147,9 +167,9 @@ function propertiesUsed(info: GraphQLResolveInfo, field: string, needs: Readonly
   const visit = (set: SelectionSetNode | undefined) => {
     for (const selection of set?.selections ?? []) {
       if (selection.kind === Kind.FIELD && selection.name.value === field) {
-        const subfields = new Map<string, FieldNode[]>();
-        fieldsOf(selection.selectionSet, info.fragments, subfields);
-        for (const name of subfields.keys()) {
+        const names = asked(selection);
+        if (names === null) all = true;
+        for (const name of names ?? []) {
           if (name === '__typename') continue;
           const properties = needs[name];
           if (properties) for (const property of properties) used.add(property);
@@ -162,8 +182,36 @@ function propertiesUsed(info: GraphQLResolveInfo, field: string, needs: Readonly
   visit(info.operation.selectionSet);
   for (const fragment of Object.values(info.fragments)) visit(fragment.selectionSet);
   const result = all ? null : [...used].sort();
-  byField.set(field, result);
+  byField.set(key, result);
   return result;
+}
+
+function subfieldsOf(sets: readonly (SelectionSetNode | undefined)[], info: GraphQLResolveInfo): Map<string, FieldNode[]> {
+  const found = new Map<string, FieldNode[]>();
+  for (const set of sets) fieldsOf(set, info.fragments, found);
+  return found;
+}
+
+/** A connection's fields that read nothing of its rows' own columns (a cursor's keys are always read). */
+const connectionOnly = new Set(['__typename', 'pageInfo', 'totalCount']);
+const edgeOnly = new Set(['__typename', 'cursor']);
+
+/**
+ * What a connection's selection asks of its nodes: the fields under `edges { node }`, or null when
+ * it asks for something else of its rows (an edge or connection field this does not know).
+ */
+function nodeFieldsAsked(selection: FieldNode, info: GraphQLResolveInfo): string[] | null {
+  const names: string[] = [];
+  for (const [name, nodes] of subfieldsOf([selection.selectionSet], info)) {
+    if (connectionOnly.has(name)) continue;
+    if (name !== 'edges') return null;
+    for (const [edgeField, edgeNodes] of subfieldsOf(nodes.map((n) => n.selectionSet), info)) {
+      if (edgeOnly.has(edgeField)) continue;
+      if (edgeField !== 'node') return null;
+      names.push(...subfieldsOf(edgeNodes.map((n) => n.selectionSet), info).keys());
+    }
+  }
+  return names;
 }
 
 /**
@@ -196,7 +244,10 @@ export function partyPrefetchesOf(info: GraphQLResolveInfo, at: 'self' | 'edges'
       if (prefetch.filters?.some((name) => args[name] != null)) continue;
       if (typeof args.first === 'number' && (args.first < 0 || args.first > pageSizes.maxSize)) continue;
       const { limit } = parseCursorConnectionArgs({ args, ...pageSizes });
-      extras[pageKey(field, limit)] = fragmentOf(pageKey(field, limit), () => prefetch.sql(limit));
+      const properties = prefetch.needs
+        ? (propertiesUsed(info, field, prefetch.needs, (selection) => nodeFieldsAsked(selection, info), `${field}@`) ?? undefined)
+        : undefined;
+      extras[pageKey(field, limit)] = fragmentOf(`${pageKey(field, limit)}|${properties?.join(',') ?? '*'}`, () => prefetch.sql(limit, properties));
     }
   }
   return extras;

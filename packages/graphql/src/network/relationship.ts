@@ -91,8 +91,19 @@ const PartyRelationshipConnection = builder.connectionObject(
 
 // A party's own statement can read its first page of edges along (prefetch.ts), unfiltered.
 prefetchablePageOnParty('relationships', {
-  sql: (limit) => relationshipPageJson(correlatedParty, limit),
+  sql: (limit, properties) => relationshipPageJson(correlatedParty, limit, properties),
   decode: relationshipsFromJson,
+  needs: {
+    id: ['id'],
+    type: ['type'],
+    from: ['fromPartyId'],
+    to: ['toPartyId'],
+    strength: ['strength'],
+    label: ['label'],
+    since: ['since'],
+    until: ['until'],
+    createdAt: ['createdAt'],
+  },
   filters: ['types'],
 });
 

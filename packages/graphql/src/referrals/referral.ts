@@ -158,7 +158,27 @@ prefetchableOnParty('referredBy', {
 });
 
 // A party's own statement can read its first page of referrals made along (prefetch.ts).
-prefetchablePageOnParty('referrals', { sql: (limit) => referralPageJson(correlatedParty, limit), decode: referralsFromJson });
+prefetchablePageOnParty('referrals', {
+  sql: (limit, properties) => referralPageJson(correlatedParty, limit, properties),
+  decode: referralsFromJson,
+  needs: {
+    id: ['id'],
+    referrer: ['referrerId'],
+    referee: ['refereeId'],
+    code: ['code'],
+    channel: ['channel'],
+    status: ['status'],
+    reward: ['rewardAmount', 'rewardCurrency'],
+    rewardPoints: ['rewardPoints'],
+    createdAt: ['createdAt'],
+    convertedAt: ['convertedAt'],
+    convertingOrder: ['convertingOrderId'],
+    rewardedAt: ['rewardedAt'],
+    rejectedAt: ['rejectedAt'],
+    rejectedReason: ['rejectedReason'],
+    fraudSignals: ['fraudSignals'],
+  },
+});
 
 builder.objectFields(Party, (t) => ({
   referralCode: t.loadable({

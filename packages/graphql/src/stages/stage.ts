@@ -76,7 +76,21 @@ const AllowedMove = builder.objectRef<{ to: (typeof StageEnum)['$inferType']; re
 });
 
 // A party's own statement can read its first page of history along (prefetch.ts).
-prefetchablePageOnParty('stageHistory', { sql: (limit) => stageHistoryPageJson(correlatedParty, limit), decode: transitionsFromJson });
+prefetchablePageOnParty('stageHistory', {
+  sql: (limit, properties) => stageHistoryPageJson(correlatedParty, limit, properties),
+  decode: transitionsFromJson,
+  needs: {
+    id: ['id'],
+    from: ['fromStage'],
+    to: ['toStage'],
+    at: ['at'],
+    actor: ['actorKind', 'actorId'],
+    reason: ['reason'],
+    secondsInPrevious: ['secondsInPrevious'],
+    automatic: ['automatic'],
+    rule: ['rule'],
+  },
+});
 
 builder.objectFields(Party, (t) => ({
   stageHistory: t.loadable({
