@@ -1033,9 +1033,11 @@ process, the load generator, everything else on the machine); from \`pg_stat_dat
 backends spent executing and the time they sat idle inside a transaction, waiting for the server to
 send the next statement (a pooled connection is held all that time). Statements count \`begin\`,
 \`set_config\` and \`commit\`; round trips are fewer where guanxi's \`begin\` travels with the
-statement after it (a statement without parameters: the request's admission). Both are counted
-on one request alone; under load, a query's \`commit\` also travels with the next request's
-admission when that request is already waiting for the connection, one round trip less.
+statement after it (a statement without parameters: the request's admission), and where the
+admission of a key the server has admitted before travels with the first read (pipelined, one
+Sync). Both are counted on one request alone, the key's second; under load, a query's \`commit\`
+also travels with the next request's admission when that request is already waiting for the
+connection, one round trip less.
 
 | scenario | server | statements | round trips | server CPU ms | server cores busy | Postgres CPU ms | load generator CPU ms | other CPU ms | DB active ms | idle in transaction ms |
 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
