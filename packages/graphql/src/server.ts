@@ -299,40 +299,42 @@ async function admitTenantCaller(
  * A read by an API key this process has admitted before: it runs as the key's actor at once, and
  * its admission goes with its first statement (`withAdmittedTenant`'s `presumed`). The same
  * refusals as `admitTenantCaller`: a rate limit over (checked once the counts are back), and a
- * key the database no longer admits (see `presumedKeyRefused`).
+ * key the database no longer admits, which `refusal` turns into the 401 (and forgets). The
+ * guard's ticket is answered once: by the admission's rows, or by the error that came instead.
  */
 function presumedCaller(
   admission: PendingAdmission & { kind: 'API_KEY' },
   actor: Actor & { kind: 'API_KEY' },
   limits: RateLimits | null,
   guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
-): PresumedAdmission<Actor> {
+  keys: AdmittedKeys,
+): PresumedAdmission<Actor> & { refusal: (error: unknown) => unknown } {
   const { statement, verdict } = presumedApiKeyAdmission(admission.secret, actor, limits);
+  let answered = false;
+  const answer = (outcome: 'found' | 'unknown' | 'failed') => {
+    if (!guard || answered) return;
+    answered = true;
+    if (outcome === 'failed') guard.guard.lookupFailed(guard.ticket);
+    else guard.guard.afterLookup(guard.ticket, outcome === 'found');
+  };
   return {
     admitted: actor,
     statement,
     check: (rows) => {
-      if (guard) guard.guard.afterLookup(guard.ticket, true);
+      answer('found');
       const rateLimit = verdict(rows);
       if (!rateLimit.allowed) throw rateLimited(rateLimit);
     },
+    refusal: (error) => {
+      if (!isPresumedKeyRefused(error)) {
+        if (!(error instanceof GraphQLError)) answer('failed');
+        return error;
+      }
+      keys.forget(admission.secret);
+      answer('unknown');
+      return unknownApiKey();
+    },
   };
-}
-
-/** What a presumed read's failure means: a refused key is forgotten and answered as unknown. */
-function presumedKeyRefused(
-  error: unknown,
-  admission: PendingAdmission & { kind: 'API_KEY' },
-  guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
-  keys: AdmittedKeys,
-): unknown {
-  if (!isPresumedKeyRefused(error)) {
-    if (guard && !(error instanceof GraphQLError)) guard.guard.lookupFailed(guard.ticket);
-    return error;
-  }
-  keys.forget(admission.secret);
-  if (guard) guard.guard.afterLookup(guard.ticket, false);
-  return unknownApiKey();
 }
 
 /**
@@ -408,7 +410,8 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
           const read = getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query';
           // Only reads: they change nothing before their admission is confirmed.
           const known = read && admission.kind === 'API_KEY' ? options.admittedKeys.presumed(admission.secret) : undefined;
-          const presumed = known && admission.kind === 'API_KEY' ? presumedCaller(admission, known, options.limits, guarded) : null;
+          const presumed =
+            known && admission.kind === 'API_KEY' ? presumedCaller(admission, known, options.limits, guarded, options.admittedKeys) : null;
           try {
             return await withAdmittedTenant<Actor, unknown>(
               db,
@@ -421,7 +424,7 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
               { read, presumed },
             );
           } catch (error) {
-            throw presumed && admission.kind === 'API_KEY' ? presumedKeyRefused(error, admission, guarded, options.admittedKeys) : error;
+            throw presumed ? presumed.refusal(error) : error;
           }
         }) as never,
       );
