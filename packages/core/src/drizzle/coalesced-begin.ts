@@ -121,13 +121,19 @@ export function coalesceBegin(
     // Nobody waits for it (see commitWithNextStatement); a broken connection shows on its next use.
     send(client, { text: 'commit' }).catch(() => undefined);
   };
+  /**
+   * `before` (held statements, or nothing) and the statement of `config` as one simple-protocol
+   * message; node-postgres answers a list, one result per statement: the statement's own.
+   */
+  const sendAfter = (self: unknown, before: string, config: QueryConfig & { text: string }) =>
+    send(self, { ...config, text: before ? `${before}; ${config.text}` : config.text }).then((results) =>
+      Array.isArray(results) ? results[results.length - 1] : results,
+    );
   /** What was held and `admission`, as one simple-protocol message; settles the admission. */
   const sendWithHeld = (self: unknown, admission: HeldAdmission): Promise<unknown> => {
-    const text = [takeHeld(), admission.text].filter(Boolean).join('; ');
-    const sent = send(self, { text }).then((results) => {
-      const last = (Array.isArray(results) ? results[results.length - 1] : results) as { rows: Record<string, unknown>[] };
-      admission.resolve(last.rows);
-    });
+    const sent = sendAfter(self, takeHeld(), { text: admission.text }).then((last) =>
+      admission.resolve((last as { rows: Record<string, unknown>[] }).rows),
+    );
     sent.catch(admission.reject);
     return sent;
   };
@@ -219,10 +225,7 @@ export function coalesceBegin(
     const plain = config as QueryConfig;
     const withoutValues = values === undefined || (Array.isArray(values) && values.length === 0);
     if (typeof config === 'object' && config !== null && typeof plain.text === 'string' && withoutValues && plain.values === undefined && !plain.name) {
-      // One simple-protocol message; node-postgres answers a list, one result per statement.
-      return send(this, { ...plain, text: `${before}; ${plain.text}` }).then((results) =>
-        Array.isArray(results) ? results[results.length - 1] : results,
-      );
+      return sendAfter(this, before, plain as QueryConfig & { text: string });
     }
     return send(this, { text: before }).then(() => send(this, config, values));
   } as never;
