@@ -303,13 +303,12 @@ async function admitTenantCaller(
  * guard's ticket is answered once: by the admission's rows, or by the error that came instead.
  */
 function presumedCaller(
-  admission: PendingAdmission & { kind: 'API_KEY' },
-  actor: Actor & { kind: 'API_KEY' },
+  known: { secretHash: string; actor: Actor & { kind: 'API_KEY' } },
   limits: RateLimits | null,
   guard: { guard: CredentialGuard; ticket: LookupTicket } | null,
   keys: AdmittedKeys,
 ): PresumedAdmission<Actor> & { refusal: (error: unknown) => unknown } {
-  const { statement, verdict } = presumedApiKeyAdmission(admission.secret, actor, limits);
+  const { statement, verdict } = presumedApiKeyAdmission(known.secretHash, known.actor, limits);
   let answered = false;
   const answer = (outcome: 'found' | 'unknown' | 'failed') => {
     if (!guard || answered) return;
@@ -318,7 +317,7 @@ function presumedCaller(
     else guard.guard.afterLookup(guard.ticket, outcome === 'found');
   };
   return {
-    admitted: actor,
+    admitted: known.actor,
     statement,
     check: (rows) => {
       answer('found');
@@ -330,7 +329,7 @@ function presumedCaller(
         if (!(error instanceof GraphQLError)) answer('failed');
         return error;
       }
-      keys.forget(admission.secret);
+      keys.forget(known.secretHash);
       answer('unknown');
       return unknownApiKey();
     },
@@ -410,8 +409,7 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
           const read = getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query';
           // Only reads: they change nothing before their admission is confirmed.
           const known = read && admission.kind === 'API_KEY' ? options.admittedKeys.presumed(admission.secret) : undefined;
-          const presumed =
-            known && admission.kind === 'API_KEY' ? presumedCaller(admission, known, options.limits, guarded, options.admittedKeys) : null;
+          const presumed = known ? presumedCaller(known, options.limits, guarded, options.admittedKeys) : null;
           try {
             return await withAdmittedTenant<Actor, unknown>(
               db,

@@ -28,6 +28,17 @@ function inlinedText(strings: TemplateStringsArray, ...values: (string | null)[]
 // `last_used_at` is refreshed at most this often, so a busy key does not write on every request.
 const lastUsedResolutionMs = 5 * 60 * 1000;
 
+/**
+ * The instants an API key's admission is given, as text: the start of the rate-limit window to
+ * count in (null without limits), and the `last_used_at` older than which it is refreshed.
+ */
+function keyAdmissionBounds(limits: RateLimits | null, now: Date): { windowStart: string | null; usedBefore: string } {
+  return {
+    windowStart: limits ? windowStartOf(limits, now).toISOString() : null,
+    usedBefore: new Date(now.getTime() - lastUsedResolutionMs).toISOString(),
+  };
+}
+
 export interface Admission {
   actor: Actor & { kind: 'API_KEY' };
   rateLimit: RateLimitVerdict;
@@ -46,8 +57,7 @@ export async function admitApiKey(
   now: Date = new Date(),
 ): Promise<Admission | null> {
   if (!isWellFormedApiKey(secret)) return null;
-  const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
-  const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
+  const { windowStart, usedBefore } = keyAdmissionBounds(limits, now);
   const { rows } = await tx.execute<RequestCounts & { tenant_id: string; key_id: string; scopes: string[] }>(
     inlined`select * from guanxi_admit_api_key(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz)`,
   );
@@ -63,20 +73,20 @@ export async function admitApiKey(
 }
 
 /**
- * The admission of a key this process has admitted before (its actor known), as one statement to
+ * The admission of a key this process has admitted before (its actor known, by the hash of its
+ * secret: `AdmittedKeys.presumed`), as one statement to
  * send with the request's first read instead of before it (`withAdmittedTenant`'s `presumed`):
  * the statement counts the request, sets the tenant, and raises when the key is no longer that
  * actor's (revoked, expired), which stops the read (migration 0012). `verdict` reads its row.
  */
 export function presumedApiKeyAdmission(
-  secret: string,
+  secretHash: string,
   actor: Admission['actor'],
   limits: RateLimits | null,
   now: Date = new Date(),
 ): { statement: string; verdict: (rows: Record<string, unknown>[]) => RateLimitVerdict } {
-  const windowStart = limits ? windowStartOf(limits, now).toISOString() : null;
-  const usedBefore = new Date(now.getTime() - lastUsedResolutionMs).toISOString();
-  const statement = inlinedText`select * from guanxi_admit_api_key_as(${hashApiKeySecret(secret)}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz, ${actor.tenantId}::uuid, ${actor.keyId}::uuid)`;
+  const { windowStart, usedBefore } = keyAdmissionBounds(limits, now);
+  const statement = inlinedText`select * from guanxi_admit_api_key_as(${secretHash}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz, ${actor.tenantId}::uuid, ${actor.keyId}::uuid)`;
   return {
     statement,
     verdict: (rows) => rateLimitVerdict((rows[0] ?? {}) as RequestCounts, limits, now),
@@ -132,8 +142,11 @@ export class AdmittedKeys {
 
   constructor(private readonly capacity = 10_000) {}
 
-  presumed(secret: string): Admission['actor'] | undefined {
-    return this.keys.get(hashApiKeySecret(secret));
+  /** The key's actor when it was admitted before, with the hash its admission and `forget` take. */
+  presumed(secret: string): { secretHash: string; actor: Admission['actor'] } | undefined {
+    const secretHash = hashApiKeySecret(secret);
+    const actor = this.keys.get(secretHash);
+    return actor && { secretHash, actor };
   }
 
   remember(secret: string, actor: Admission['actor']): void {
@@ -142,7 +155,7 @@ export class AdmittedKeys {
     this.keys.set(hash, actor);
   }
 
-  forget(secret: string): void {
-    this.keys.delete(hashApiKeySecret(secret));
+  forget(secretHash: string): void {
+    this.keys.delete(secretHash);
   }
 }
