@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
-  checkDatabase,
   isDatabaseUnavailable,
   UserError,
   withActor,
@@ -45,11 +44,13 @@ import {
   type StringValueNode,
   type ValidationContext,
 } from 'graphql';
-import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { useBodyLimit } from './body-limit';
 import { useCompiledExecution } from './compiled-execution';
 import type { Caller, PendingAdmission, RequestContext } from './context';
 import { useObjectCost } from './cost';
 import { allowInsecureWebhookTargets } from './webhooks/webhook';
+import { useReadiness } from './readiness';
 import { schema } from './schema';
 import { createRequestLog, jsonLogger, stdoutSink, type LogSink } from './request-log';
 import { useNoSuggestions } from './suggestions';
@@ -581,20 +582,6 @@ function corsFor(allowed: readonly string[] | '*' | null) {
   };
 }
 
-/**
- * Readiness (`/ready`): the database answers within `timeoutMs`. `/health` stays liveness (the
- * process answers), so a load balancer can tell "restart me" from "wait for the database". The
- * answer says only ready or not: the database's error is for the log, not for the world.
- */
-async function databaseReady(db: Database, timeoutMs: number): Promise<Response> {
-  const { outcome, ms } = await checkDatabase(db, timeoutMs);
-  const ready = outcome === 'ok';
-  return Response.json(
-    { status: ready ? 'ready' : 'unavailable', database: outcome, ms },
-    { status: ready ? 200 : 503, headers: { 'cache-control': 'no-store', ...(ready ? {} : { 'retry-after': '1' }) } },
-  );
-}
-
 /** The one server factory: the dev server, the Lambda handler and the tests all use it. */
 export function createServer(options: { db: Database; config: ServerConfig }): GuanxiServer {
   const { db, config } = options;
@@ -617,7 +604,8 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
   const plugins: Plugin<RequestContext>[] = [
     useCompiledExecution<RequestContext>(),
     requestLog.plugin,
-    useReadinessCheck({ endpoint: '/ready', check: () => databaseReady(db, config.readinessTimeoutMs ?? 2000) }) as Plugin<RequestContext>,
+    useReadiness(db, config.readinessTimeoutMs ?? 2000) as Plugin<RequestContext>,
+    useBodyLimit(limits.maxBodyBytes) as Plugin<RequestContext>,
     useTokenLimit(limits.maxTokens),
     maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...reportLimit }),
     maxAliasesPlugin({ n: limits.maxAliases, ...reportLimit }),
@@ -654,7 +642,8 @@ export function createServer(options: { db: Database; config: ServerConfig }): G
       isDev: config.exposeErrors ?? false,
       maskError: maskedError,
     },
-    maxRequestBodySize: limits.maxBodyBytes,
+    // useBodyLimit instead: the same 413, without yoga's stream pipeline per request.
+    maxRequestBodySize: false,
     cors: corsFor(config.corsOrigins === undefined ? (config.env === 'development' ? '*' : null) : config.corsOrigins),
     ...(config.graphiql && config.graphiql.render ? { renderGraphiQL: config.graphiql.render } : {}),
     graphiql: config.graphiql

@@ -158,6 +158,19 @@ describe('api.handler (function URL, payload 2.0)', () => {
     expect(json(listed).data.parties.totalCount).toBe(0);
   });
 
+  // The limit judges a body by its content-length; the event's own header could say anything.
+  test('an event whose content-length understates its body is judged by the body: 413', async () => {
+    const body = JSON.stringify({ query: '{ viewer { kind } }', variables: { padding: 'x'.repeat(1024 * 1024) } });
+    const result = await api(
+      httpEvent('POST', { headers: { 'content-type': 'application/json', 'content-length': '40', authorization: `ApiKey ${apiKey}` }, body }),
+    );
+    expect(result.statusCode).toBe(413);
+    const small = await api(
+      httpEvent('POST', { headers: { 'content-type': 'application/json', 'content-length': '99999999', authorization: `ApiKey ${apiKey}` }, body: JSON.stringify({ query: '{ viewer { kind } }' }) }),
+    );
+    expect(small.statusCode).toBe(200);
+  });
+
   test('yoga answers with the Fetch API its project says: the runtime\'s own where bundled (lambda-fetch)', async () => {
     // The Lambda bundle resolves the patched @whatwg-node/fetch to the runtime's classes; Node
     // (dev server, the other projects) to the ponyfill. Either way the handler's results above hold.

@@ -66,11 +66,12 @@ export function toRequest(event: HttpEventV2): Request {
   const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
   const method = event.requestContext.http.method.toUpperCase();
   const hasBody = method !== 'GET' && method !== 'HEAD' && event.body !== undefined && event.body !== '';
-  return new Request(`https://${host}${event.rawPath}${query}`, {
-    method,
-    headers,
-    ...(hasBody ? { body: event.isBase64Encoded ? Buffer.from(event.body!, 'base64') : event.body! } : {}),
-  });
+  const body = hasBody ? (event.isBase64Encoded ? Buffer.from(event.body!, 'base64') : Buffer.from(event.body!, 'utf8')) : null;
+  // The body's true length, whatever the event's headers said: the body limit judges by it
+  // (the GraphQL package's body-limit.ts).
+  if (body) headers.set('content-length', String(body.byteLength));
+  else headers.delete('content-length');
+  return new Request(`https://${host}${event.rawPath}${query}`, { method, headers, ...(body ? { body } : {}) });
 }
 
 const textual = /^(text\/|application\/(json|graphql-response\+json|javascript|xml)|multipart\/mixed)/i;
