@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { apiScopes, type Actor, type ApiScope } from '../actor';
 import type { Database, Transaction } from '../drizzle/client';
-import { inlineLiteral } from '../drizzle/coalesced-begin';
+import { inlineLiteral, type ParameterizedStatement } from '../drizzle/coalesced-begin';
 import { hashApiKeySecret, isWellFormedApiKey } from './api-key-format';
 import { rateLimitVerdict, windowStartOf, type RateLimits, type RateLimitVerdict, type RequestCounts } from './rate-limit';
 
@@ -84,14 +84,18 @@ export function presumedApiKeyAdmission(
   actor: Admission['actor'],
   limits: RateLimits | null,
   now: Date = new Date(),
-): { statement: string; verdict: (rows: Record<string, unknown>[]) => RateLimitVerdict } {
+): { statement: ParameterizedStatement; verdict: (rows: Record<string, unknown>[]) => RateLimitVerdict } {
   const { windowStart, usedBefore } = keyAdmissionBounds(limits, now);
-  const statement = inlinedText`select * from guanxi_admit_api_key_as(${secretHash}, ${windowStart}::timestamptz, ${usedBefore}::timestamptz, ${actor.tenantId}::uuid, ${actor.keyId}::uuid)`;
   return {
-    statement,
+    // With parameters: one text for every request, so Postgres parses and plans it once per
+    // connection (prepared.ts) instead of on every request.
+    statement: { text: presumedKeyAdmissionText, values: [secretHash, windowStart, usedBefore, actor.tenantId, actor.keyId] },
     verdict: (rows) => rateLimitVerdict((rows[0] ?? {}) as RequestCounts, limits, now),
   };
 }
+
+const presumedKeyAdmissionText =
+  'select * from guanxi_admit_api_key_as($1, $2::timestamptz, $3::timestamptz, $4::uuid, $5::uuid)';
 
 /** Whether `error` is the refusal of a presumed key (migration 0012): the key is no longer good. */
 export function isPresumedKeyRefused(error: unknown): boolean {

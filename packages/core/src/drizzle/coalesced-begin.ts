@@ -15,7 +15,9 @@
  *
  * - an admission held for the first statement (`admitWithNextStatement`: a request whose key the
  *   server knows) goes with that statement; on node-postgres in one round trip even when the
- *   statement has parameters (pipeline.ts): `commit; begin; <admission>; <read>`, one Sync.
+ *   statement has parameters (pipeline.ts): `commit; begin; <admission>; <read>`, one Sync. The
+ *   admission keeps its own parameters there, so it too is a prepared statement: parsed and planned
+ *   once per connection, not per request.
  *
  * Postgres runs what was held before the statement, so what each transaction sees is unchanged.
  */
@@ -37,9 +39,14 @@ const bare = (config: unknown, values: unknown, word: string) =>
   ((config as QueryConfig).text as string).trim().toLowerCase() === word &&
   (values === undefined || (Array.isArray(values) && values.length === 0));
 
-/** A statement held for the transaction's first one, and who waits for its rows. */
-interface HeldAdmission {
+/** A statement and its parameters (`$1`…, each a string or null). */
+export interface ParameterizedStatement {
   text: string;
+  values: readonly (string | null)[];
+}
+
+/** A statement held for the transaction's first one, and who waits for its rows. */
+interface HeldAdmission extends ParameterizedStatement {
   resolve: (rows: Record<string, unknown>[]) => void;
   reject: (error: unknown) => void;
 }
@@ -71,19 +78,25 @@ export function commitWithNextStatement(client: object): void {
 }
 
 /**
- * Holds `statement` (no parameters: an admission, its values inlined) to run before anything else
- * the transaction on `client` sends, together with it: the answer to a request's first read does
- * not wait for a round trip of its admission first. Should the admission fail, the statements
+ * Holds `statement` (an admission) to run before anything else the transaction on `client` sends,
+ * together with it: the answer to a request's first read does not wait for a round trip of its
+ * admission first. On node-postgres it goes with its parameters, a prepared statement like any
+ * other (pipeline.ts); where it must share a simple-protocol message (Neon's driver), its values
+ * are written in as literals. Should the admission fail, the statements
  * after it are not run and fail with its error. Its rows, or null on a connection that is not
  * coalesced (PGlite): then run the statement yourself. `sendHeldAdmission` sends it when no
  * statement came.
  */
-export function admitWithNextStatement(client: object, statement: string): Promise<Record<string, unknown>[]> | null {
+export function admitWithNextStatement(
+  client: object,
+  statement: string | ParameterizedStatement,
+): Promise<Record<string, unknown>[]> | null {
   const held = heldOf.get(client);
   if (!held) return null;
   if (held.admission) throw new Error('An admission is already held on this connection');
+  const { text, values } = typeof statement === 'string' ? { text: statement, values: [] } : statement;
   return new Promise((resolve, reject) => {
-    held.admission = { text: statement, resolve, reject };
+    held.admission = { text, values, resolve, reject };
   });
 }
 
@@ -131,7 +144,7 @@ export function coalesceBegin(
     );
   /** What was held and `admission`, as one simple-protocol message; settles the admission. */
   const sendWithHeld = (self: unknown, admission: HeldAdmission): Promise<unknown> => {
-    const sent = sendAfter(self, takeHeld(), { text: admission.text }).then((last) =>
+    const sent = sendAfter(self, takeHeld(), { text: inlineParameters(admission) }).then((last) =>
       admission.resolve((last as { rows: Record<string, unknown>[] }).rows),
     );
     sent.catch(admission.reject);
@@ -151,10 +164,11 @@ export function coalesceBegin(
   ): Promise<unknown> => {
     const before = [held.commit && 'commit', held.begin && 'begin'].filter((s): s is string => typeof s === 'string');
     held.commit = held.begin = false;
-    const name = typeof statement.name === 'string' ? statement.name : pipelining!.nameOf?.(statement.text);
+    const nameOf = (text: string) => pipelining!.nameOf?.(text);
+    const name = typeof statement.name === 'string' ? statement.name : nameOf(statement.text);
     const statements = [
       ...before.map((text) => ({ text })),
-      { text: admission.text },
+      { text: admission.text, values: admission.values, name: admission.values.length > 0 ? nameOf(admission.text) : undefined },
       { text: statement.text, values: statement.values, name, rowMode: statement.rowMode, types: statement.types },
     ];
     const admissionAt = before.length;
@@ -233,6 +247,16 @@ export function coalesceBegin(
 
 /** A statement object that drives the protocol itself (pg-cursor, pg-query-stream). */
 const submittable = (config: unknown) => typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function';
+
+/** The statement with its values written in as literals (null as `null`), for a simple-protocol message. */
+function inlineParameters({ text, values }: ParameterizedStatement): string {
+  if (values.length === 0) return text;
+  return text.replace(/\$(\d+)\b/g, (_, n: string) => {
+    const value = values[Number(n) - 1];
+    if (value === undefined) throw new Error(`The statement has no value for $${n}`);
+    return value === null ? 'null' : inlineLiteral(value);
+  });
+}
 
 /**
  * A string as a Postgres literal that means the same under either `standard_conforming_strings`

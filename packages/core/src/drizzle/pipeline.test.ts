@@ -14,23 +14,27 @@ describe.runIf(usingPostgres())('an admission held for the first statement', () 
   // What goes to the server, one entry per round trip: a text, or the texts of a pipeline.
   let sent: (string | string[])[];
   let named: string | undefined;
+  // The name of the parameterized admission below (every other text is `named`).
+  let admissionNamed: string | undefined;
 
   const connect = async (withPipelining: boolean) => {
     client = new pg.Client({ connectionString: process.env.GUANXI_TEST_DATABASE });
     await client.connect();
     sent = [];
     named = undefined;
+    admissionNamed = undefined;
     const query = client.query.bind(client) as (config: { text?: string; statements?: { text: string }[] }, ...rest: unknown[]) => unknown;
     client.query = ((config: { text?: string; statements?: { text: string }[] }, ...rest: unknown[]) => {
       sent.push(config.statements ? config.statements.map((s) => s.text) : config.text!);
       return query(config, ...rest);
     }) as never;
-    coalesceBegin(client, () => true, withPipelining ? { ...pipelining, nameOf: () => named } : null);
+    coalesceBegin(client, () => true, withPipelining ? { ...pipelining, nameOf: (text: string) => (text === parameterized.text ? admissionNamed : named) } : null);
   };
   afterEach(() => client.end());
 
   const admission = "select set_config('app.probe', 'admitted', true) as v";
   const read = "select current_setting('app.probe', true) as probe, $1::int + 1 as n";
+  const parameterized = { text: "select set_config('app.probe', $1, true) as v, $2::int as k", values: ["it's admitted", null] };
   const parsed = () => (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements;
 
   describe('on node-postgres, pipelined', () => {
@@ -91,6 +95,29 @@ describe.runIf(usingPostgres())('an admission held for the first statement', () 
       expect(rows).toEqual([{ n: 1 }]);
     });
 
+    test('an admission with parameters is a named statement too: both parsed in one pipeline, then only bound', async () => {
+      named = `gx_pipeline_read_${process.pid}`;
+      admissionNamed = `gx_pipeline_admission_${process.pid}`;
+      for (const value of [1, 2]) {
+        await client.query({ text: 'begin' });
+        const admitted = admitWithNextStatement(client, parameterized)!;
+        const result = (await client.query({ text: read }, [value])) as pg.QueryResult;
+        expect(result.rows).toEqual([{ probe: "it's admitted", n: value + 1 }]);
+        expect(await admitted).toEqual([{ v: "it's admitted", k: null }]);
+        await client.query({ text: 'commit' });
+        expect(parsed()[admissionNamed]).toBe(parameterized.text);
+        expect(parsed()[named]).toBe(read);
+      }
+      expect(sent).toEqual([
+        ['begin', parameterized.text, read],
+        'commit',
+        ['begin', parameterized.text, read],
+        'commit',
+      ]);
+      const { rows } = (await client.query({ text: 'select name from pg_prepared_statements where name = any($1) order by name' }, [[named, admissionNamed]])) as pg.QueryResult;
+      expect(rows.map((r) => r.name)).toEqual([admissionNamed, named].sort());
+    });
+
     test('a named statement that a failed admission kept from being parsed is not taken as parsed', async () => {
       named = `gx_pipeline_unparsed_${process.pid}`;
       await client.query({ text: 'begin' });
@@ -131,6 +158,16 @@ describe.runIf(usingPostgres())('an admission held for the first statement', () 
       expect(result.rows).toEqual([{ probe: 'admitted', n: 2 }]);
       expect(await admitted).toEqual([{ v: 'admitted' }]);
       expect(sent).toEqual([`begin; ${admission}`, read]);
+      await client.query({ text: 'rollback' });
+    });
+
+    test('an admission with parameters goes with its values written in as literals', async () => {
+      await client.query({ text: 'begin' });
+      const admitted = admitWithNextStatement(client, parameterized)!;
+      const result = (await client.query({ text: read }, [1])) as pg.QueryResult;
+      expect(result.rows).toEqual([{ probe: "it's admitted", n: 2 }]);
+      expect(await admitted).toEqual([{ v: "it's admitted", k: null }]);
+      expect(sent).toEqual([`begin; select set_config('app.probe', E'it''s admitted', true) as v, null::int as k`, read]);
       await client.query({ text: 'rollback' });
     });
 

@@ -60,9 +60,9 @@ export class Pipeline {
   private completed = 0;
   private error: Error | null = null;
   private finished = false;
-  private parsesSent = 0;
+  /** The statements parsed here, in order: each one's name, if it has one. */
+  private readonly parses: ({ name: string; text: string } | null)[] = [];
   private parsesDone = 0;
-  private named: { name: string; text: string } | null = null;
   private connection: Connection | null = null;
   private readonly onParseComplete = () => {
     this.parsesDone++;
@@ -92,12 +92,12 @@ export class Pipeline {
     connection.stream.cork?.();
     try {
       this.statements.forEach((statement, i) => {
-        const prepared = statement.name !== undefined && connection.parsedStatements[statement.name] === statement.text;
+        const prepared =
+          statement.name !== undefined &&
+          (connection.parsedStatements[statement.name] === statement.text || this.parses.some((p) => p !== null && p.name === statement.name && p.text === statement.text));
         if (!prepared) {
           connection.parse({ text: statement.text, name: statement.name, types: statement.types });
-          this.parsesSent++;
-          // Known to the connection once Postgres confirms this parse (the last one sent so far).
-          if (statement.name !== undefined) this.named = { name: statement.name, text: statement.text };
+          this.parses.push(statement.name === undefined ? null : { name: statement.name, text: statement.text });
         }
         connection.bind({ statement: prepared || statement.name !== undefined ? statement.name : '', values: values[i]! });
         connection.describe({ type: 'P', name: '' });
@@ -152,8 +152,11 @@ export class Pipeline {
     this.finished = true;
     if (this.connection) {
       this.connection.removeListener('parseComplete', this.onParseComplete);
-      // The named statement exists on the connection only if Postgres got as far as its parse.
-      if (this.named && this.parsesDone === this.parsesSent) this.connection.parsedStatements[this.named.name] = this.named.text;
+      // A named statement exists on the connection only if Postgres got as far as its parse: the
+      // parses are confirmed in order, so those are the first `parsesDone`.
+      for (const named of this.parses.slice(0, this.parsesDone)) {
+        if (named) this.connection.parsedStatements[named.name] = named.text;
+      }
     }
     this.done(this.error ? { results: this.results, error: this.error, failedAt: this.completed } : { results: this.results, error: null });
   }

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql } from 'drizzle-orm';
 import { connectionOf, type Database, type Transaction } from './client';
-import { admitWithNextStatement, commitWithNextStatement, sendHeldAdmission } from './coalesced-begin';
+import { admitWithNextStatement, commitWithNextStatement, sendHeldAdmission, type ParameterizedStatement } from './coalesced-begin';
 
 interface Scope {
   tx: Transaction;
@@ -104,8 +104,8 @@ export async function withAdmittedTenant<A extends { tenantId: string }, T>(
 /** A caller presumed admitted, and the admission that confirms it (`withAdmittedTenant`). */
 export interface PresumedAdmission<A> {
   admitted: A;
-  /** The admission, without parameters; it must raise when `admitted` is not (so nothing after it runs). */
-  statement: string;
+  /** The admission; it must raise when `admitted` is not (so nothing after it runs). */
+  statement: ParameterizedStatement;
   /** Reads the admission's rows; throws to refuse the request. */
   check: (rows: Record<string, unknown>[]) => void;
 }
@@ -119,7 +119,7 @@ function presume(tx: Transaction, presumed: PresumedAdmission<unknown>): (() => 
   const held = admitWithNextStatement(client, presumed.statement);
   if (!held) return null;
   // Counted like every statement drizzle sends (tests count statements through its logger).
-  (tx as unknown as { session?: { logger?: { logQuery(query: string, params: unknown[]): void } } }).session?.logger?.logQuery(presumed.statement, []);
+  (tx as unknown as { session?: { logger?: { logQuery(query: string, params: unknown[]): void } } }).session?.logger?.logQuery(presumed.statement.text, [...presumed.statement.values]);
   held.catch(() => undefined);
   return () => {
     sendHeldAdmission(client);
