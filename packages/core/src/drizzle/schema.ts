@@ -1,4 +1,4 @@
-// Every table of guanxi, for drizzle's typed queries and for drizzle-kit.
+// Every table of guanxi, for drizzle-kit (its migrations).
 export * from '../access/tenants.sql';
 export * from '../access/api-keys.sql';
 export * from '../access/rate-limit.sql';

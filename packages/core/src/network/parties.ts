@@ -2,7 +2,7 @@ import { and, arrayContains, count, eq, getTableColumns, inArray, isNotNull, isN
 import * as z from 'zod';
 import { recordAudit } from '../audit';
 import { emitEvent } from '../webhooks';
-import { shapeName, statementCache } from '../drizzle/compiled';
+import { executeCompiled, shapeName, statementCache } from '../drizzle/compiled';
 import { useTenantId, useTransaction } from '../drizzle/transaction';
 import { UserError } from '../errors';
 import { isUuid, uuidv7 } from '../ids';
@@ -141,7 +141,7 @@ export async function findPartyWithExtras(
         .getSQL(),
     { tenant: useTenantId(), id },
   );
-  const [row] = (await useTransaction().execute<Record<string, unknown>>(statement)).rows;
+  const [row] = (await executeCompiled<Record<string, unknown>>(useTransaction(), statement)).rows;
   return row ? { ...partyFromColumns(row), extras: extrasOf(row, extras) } : null;
 }
 
@@ -309,14 +309,16 @@ export async function listParties(
       .getSQL();
   };
   const values = { tenant: useTenantId(), limit: page.limit, afterValue: after?.value, afterId: after?.id, beforeValue: before?.value, beforeId: before?.id };
-  const statement = plain
-    ? partyStatements(
-        `page:${order.field}:${order.direction}:${forward}:${Boolean(after)}:${Boolean(before)}:${Boolean(filter.archived)}:${extrasShape(extras)}`,
-        () => build((name) => sql.placeholder(name) as never),
-        values,
+  const { rows } = plain
+    ? await executeCompiled<Record<string, unknown>>(
+        useTransaction(),
+        partyStatements(
+          `page:${order.field}:${order.direction}:${forward}:${Boolean(after)}:${Boolean(before)}:${Boolean(filter.archived)}:${extrasShape(extras)}`,
+          () => build((name) => sql.placeholder(name) as never),
+          values,
+        ),
       )
-    : build((_name, value) => value);
-  const { rows } = await useTransaction().execute<Record<string, unknown>>(statement);
+    : await useTransaction().execute<Record<string, unknown>>(build((_name, value) => value));
   return rows.map((row) => ({
     ...partyFromColumns(row),
     latestScore: (row.latest_score as string | null) ?? null,

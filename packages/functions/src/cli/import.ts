@@ -26,7 +26,9 @@
 import { createReadStream, createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { eq } from 'drizzle-orm';
 import { isUuid, useTransaction, withActor, withTenant, type Database, type UserErrorDetail } from '@guanxi/core';
+import { tenants } from '@guanxi/core/access';
 import { importParties, maxImportRows, type ImportPartyRow } from '@guanxi/core/network';
 import { createProgress, type Progress, type ProgressStream } from './progress';
 
@@ -426,9 +428,7 @@ export async function runImport(db: Database, options: RunImportOptions): Promis
   const actor = { kind: 'SYSTEM' as const, tenantId: options.tenantId, name: 'import' };
   const inTenant = <T>(fn: () => Promise<T>) => withActor(actor, () => withTenant(db, options.tenantId, fn));
   // Checked first: otherwise the first batch would fail on a foreign key, mid-import.
-  const tenant = await inTenant(() =>
-    useTransaction().query.tenants.findFirst({ columns: { id: true }, where: (t, { eq }) => eq(t.id, options.tenantId) }),
-  );
+  const [tenant] = await inTenant(() => useTransaction().select({ id: tenants.id }).from(tenants).where(eq(tenants.id, options.tenantId)));
   if (!tenant) throw new Error(`No tenant ${options.tenantId}`);
 
   const stderr = options.stderr ?? process.stderr;
