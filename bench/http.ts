@@ -4,7 +4,7 @@
  *
  *   pnpm bench                                  # starts a throwaway Postgres (test/postgres.sh)
  *   DATABASE_URL=postgres://… pnpm bench        # or uses yours (adds one tenant to it, nothing else)
- *   BENCH_PARTIES=10000 BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=32 BENCH_ROUNDS=3
+ *   BENCH_PARTIES=10000 BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=32 BENCH_ROUNDS=5
  *
  * 1. Postgres: the given DATABASE_URL (or BENCH_DATABASE_URL, as the other scripts here), else
  *    one started by test/postgres.sh and stopped at the end, whatever happens.
@@ -62,7 +62,8 @@ const partyCount = Math.floor(setting('BENCH_PARTIES', 10_000, 500));
 const duration = setting('BENCH_DURATION', 10, 1);
 const warmup = setting('BENCH_WARMUP', 3, 0);
 const connections = Math.floor(setting('BENCH_CONNECTIONS', 32, 1));
-const rounds = Math.floor(setting('BENCH_ROUNDS', 3, 1));
+// Five: on a shared machine one server's rounds differ by up to 40 %, and a median of three moves with them.
+const rounds = Math.floor(setting('BENCH_ROUNDS', 5, 1));
 const profiling = ['1', 'true', 'on'].includes(process.env.BENCH_PROFILE ?? '');
 /** BENCH_ONLY=d (or a, e, or a list such as "a,d"): load only those scenarios and leave BENCHMARKS.md alone. */
 const only = (process.env.BENCH_ONLY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
