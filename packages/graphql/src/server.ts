@@ -409,7 +409,7 @@ function useTenantScope(db: Database, options: TenantScopeOptions): Plugin<Reque
           const guarded = options.guard && ticket ? { guard: options.guard, ticket } : null;
           const read = getOperationAST(executeArgs.document, executeArgs.operationName)?.operation === 'query';
           // Only reads: they change nothing before their admission is confirmed.
-          const known = read && admission.kind === 'API_KEY' ? options.admittedKeys.presumed(admission.secret) : undefined;
+          const known = read && admission.kind === 'API_KEY' ? options.admittedKeys.presumed(admission.secret, ticket?.hash) : undefined;
           const presumed = known ? presumedCaller(known, options.limits, guarded, options.admittedKeys) : null;
           try {
             return await withAdmittedTenant<Actor, unknown>(

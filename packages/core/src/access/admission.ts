@@ -146,9 +146,11 @@ export class AdmittedKeys {
 
   constructor(private readonly capacity = 10_000) {}
 
-  /** The key's actor when it was admitted before, with the hash its admission and `forget` take. */
-  presumed(secret: string): { secretHash: string; actor: Admission['actor'] } | undefined {
-    const secretHash = hashApiKeySecret(secret);
+  /**
+   * The key's actor when it was admitted before, with the hash its admission and `forget` take.
+   * `secretHash`: the secret's hash when the caller has it already (the credential guard's).
+   */
+  presumed(secret: string, secretHash = hashApiKeySecret(secret)): { secretHash: string; actor: Admission['actor'] } | undefined {
     const actor = this.keys.get(secretHash);
     return actor && { secretHash, actor };
   }

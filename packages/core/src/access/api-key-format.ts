@@ -18,14 +18,17 @@ function base62(bytes: Buffer, length: number): string {
 }
 
 function checksum(body: string): string {
-  let value = BigInt('0x' + createHash('sha256').update(body).digest('hex').slice(0, 12));
+  // The first 48 bits of the body's SHA-256 in base 62 (exact as a double: below 2^53).
+  let value = createHash('sha256').update(body).digest().readUIntBE(0, 6);
   let out = '';
   for (let i = 0; i < checksumLength; i++) {
-    out = alphabet[Number(value % 62n)] + out;
-    value /= 62n;
+    out = alphabet[value % 62] + out;
+    value = Math.floor(value / 62);
   }
   return out;
 }
+
+const wellFormedBody = new RegExp(`^[0-9A-Za-z]{${bodyLength}}$`);
 
 export function generateApiKeySecret(): string {
   let body = '';
@@ -38,7 +41,7 @@ export function isWellFormedApiKey(secret: string): boolean {
     return false;
   }
   const body = secret.slice(prefix.length, prefix.length + bodyLength);
-  if (![...body].every((c) => alphabet.includes(c))) return false;
+  if (!wellFormedBody.test(body)) return false;
   return checksum(body) === secret.slice(prefix.length + bodyLength);
 }
 
