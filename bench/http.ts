@@ -589,7 +589,7 @@ interface GuanxiStatements {
   texts: Record<string, string[]>;
   /**
    * Round trips: a \`begin\` travels with the statement after it when that one has no parameters
-   * (core/src/drizzle/coalesced-begin.ts), so the pair costs one.
+   * or is a presumed admission (core/src/drizzle/coalesced-begin.ts), so the pair costs one.
    */
   roundTrips: Record<string, number>;
   /** (a)'s page statement with its parameters, for the plan check. */
@@ -617,10 +617,14 @@ async function countGuanxiStatements(url: string, apiKey: string, bodies: Record
       statements.length = 0;
       await ask(key, body);
       counted.texts[key] = statements.map((s) => s.text.replace(/\s+/g, ' ').trim());
-      // A begin goes with the statement after it when that has no parameters; a presumed
-      // admission goes with the statement after it (node-postgres pipelines them).
-      const sharedBegins = statements.filter((s, i) => /^begin$/i.test(s.text.trim()) && statements[i + 1]?.params.length === 0).length;
-      const presumed = statements.filter((s, i) => /guanxi_admit_api_key_as\(/.test(s.text) && i + 1 < statements.length && !/^(commit|rollback)$/i.test(statements[i + 1]!.text.trim())).length;
+      // A begin goes with the statement after it when that has no parameters, or when that is a
+      // presumed admission; a presumed admission goes with the statement after it (node-postgres
+      // pipelines them, parameters and all).
+      const isPresumed = (s: { text: string } | undefined) => s !== undefined && /guanxi_admit_api_key_as\(/.test(s.text);
+      const sharedBegins = statements.filter(
+        (s, i) => /^begin$/i.test(s.text.trim()) && (statements[i + 1]?.params.length === 0 || isPresumed(statements[i + 1])),
+      ).length;
+      const presumed = statements.filter((s, i) => isPresumed(s) && i + 1 < statements.length && !/^(commit|rollback)$/i.test(statements[i + 1]!.text.trim())).length;
       counted.roundTrips[key] = statements.length - sharedBegins - presumed;
       if (key === 'a') counted.page = statements.find((s) => /^select .* from "parties"/s.test(s.text))!;
     }
