@@ -40,7 +40,11 @@ describe('statements compiled once per shape', () => {
     const statements = statementCache();
     const found = statements('any', () => sql`select 3 = any(${sql.placeholder('ids')}::int[]) as found, '$1' as dollar`, { ids: [1, 2, 3] });
     expect((await executeCompiled<{ found: boolean; dollar: string }>(handle.db, found)).rows).toEqual([{ found: true, dollar: '$1' }]);
-    const inTransaction = await handle.db.transaction((tx) => executeCompiled<{ found: boolean }>(tx, statements('any', () => sql``, { ids: [4] })));
+    // The shape is known now: only bound, its build not called again.
+    const unused = () => {
+      throw new Error('built twice');
+    };
+    const inTransaction = await handle.db.transaction((tx) => executeCompiled<{ found: boolean }>(tx, statements('any', unused, { ids: [4] })));
     expect(inTransaction.rows).toEqual([{ found: false, dollar: '$1' }]);
   });
 
