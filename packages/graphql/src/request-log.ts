@@ -18,17 +18,16 @@ export const stdoutSink: LogSink = (line) => void process.stdout.write(`${line}\
  */
 export function batchedSink(write: ((text: string) => void) | null = null): LogSink {
   let pending: string[] = [];
-  const flush = () => {
+  const flush = (out: (text: string) => void = write ?? ((text) => void process.stdout.write(text))) => {
     if (pending.length === 0) return;
     const text = `${pending.join('\n')}\n`;
     pending = [];
-    if (write) write(text);
-    else process.stdout.write(text);
+    out(text);
   };
   // process.stdout.write may not finish once the process is exiting (a pipe); writeSync does.
-  process.once('exit', () => (write ? flush() : pending.length > 0 && writeSync(1, `${pending.join('\n')}\n`)));
+  process.once('exit', () => flush(write ?? ((text) => void writeSync(1, text))));
   return (line) => {
-    if (pending.length === 0) setImmediate(flush);
+    if (pending.length === 0) setImmediate(() => flush());
     pending.push(line);
   };
 }

@@ -292,7 +292,7 @@ async function admitTenantCaller(
   if (guard) guard.guard.afterLookup(guard.ticket, admitted !== null);
   if (!admitted) throw unknownApiKey();
   if (!admitted.rateLimit.allowed) throw rateLimited(admitted.rateLimit);
-  keys.remember(admission.secret, admitted.actor);
+  keys.remember(admission.secret, admitted.actor, guard?.ticket.hash);
   return admitted.actor;
 }
 

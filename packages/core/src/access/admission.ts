@@ -155,8 +155,8 @@ export class AdmittedKeys {
     return actor && { secretHash, actor };
   }
 
-  remember(secret: string, actor: Admission['actor']): void {
-    const hash = hashApiKeySecret(secret);
+  /** `secretHash` as in `presumed`. */
+  remember(secret: string, actor: Admission['actor'], hash = hashApiKeySecret(secret)): void {
     if (!this.keys.has(hash) && this.keys.size >= this.capacity) this.keys.delete(this.keys.keys().next().value!);
     this.keys.set(hash, actor);
   }

@@ -122,12 +122,14 @@ export function coalesceBegin(
   const send = (self: unknown, config: unknown, values?: unknown) => query.call(self, config, values) as Promise<unknown>;
   const held: Held = { begin: false, commit: false, commitMayWait: false, admission: null, sendAdmission: () => undefined };
   heldOf.set(client, held);
-  /** The held statements, in order, as one text; nothing is held afterwards. */
-  const takeHeld = () => {
-    const text = [held.commit && 'commit', held.begin && 'begin'].filter(Boolean).join('; ');
+  /** The held statements, in order; nothing is held afterwards. */
+  const takeHeldStatements = () => {
+    const statements = [held.commit && 'commit', held.begin && 'begin'].filter((s): s is string => typeof s === 'string');
     held.commit = held.begin = false;
-    return text;
+    return statements;
   };
+  /** The held statements as one text. */
+  const takeHeld = () => takeHeldStatements().join('; ');
   const sendHeldCommit = () => {
     if (!held.commit) return;
     held.commit = false;
@@ -162,8 +164,7 @@ export function coalesceBegin(
     admission: HeldAdmission,
     statement: { text: string; values?: unknown[]; name?: unknown; rowMode?: string; types?: unknown },
   ): Promise<unknown> => {
-    const before = [held.commit && 'commit', held.begin && 'begin'].filter((s): s is string => typeof s === 'string');
-    held.commit = held.begin = false;
+    const before = takeHeldStatements();
     const nameOf = (text: string) => pipelining!.nameOf?.(text);
     const name = typeof statement.name === 'string' ? statement.name : nameOf(statement.text);
     const statements = [
